@@ -1,0 +1,65 @@
+SHELL := /bin/bash
+# wanlb build, test and benchmark entry points. `make test` is what CI runs
+# (.ci/run); it installs the Debian packages it needs by itself.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/wanlb/wanlb/pkg/cli.Version=$(VERSION)
+# Unit-test packages: everything but the namespace lab, which needs root
+# and a real kernel and so does not run under qemu-user.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/pkg/lab$$')
+DEB_PKGS := iptables iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static
+FUZZTIME ?= 20s
+
+.PHONY: build build-all deps test unit lab qemu fuzz lint bench clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb ./cmd/wanlb
+
+# Static binaries for the routers: MIPS without an FPU (softfloat), ARMv7, ARMv8, x86_64.
+build-all:
+	CGO_ENABLED=0 GOOS=linux GOARCH=mips   GOMIPS=softfloat $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-mips   ./cmd/wanlb
+	CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-mipsle ./cmd/wanlb
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm    GOARM=7          $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-arm    ./cmd/wanlb
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64                   $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-arm64  ./cmd/wanlb
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64                   $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-amd64  ./cmd/wanlb
+
+# Installs the Debian packages the tests need, only when one is missing.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: deps lint build-all unit lab fuzz qemu
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 $(UNIT_PKGS)
+
+# Namespace lab: real traffic through real namespaces. Needs root; in CI
+# (CI=true) a skipped lab test is a failure.
+lab:
+	$(GO) test -count=1 -timeout 15m -v ./pkg/lab 2>&1 | tee /tmp/wanlb-lab.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|lab_|_test.go' ; exit $${PIPESTATUS[0]}
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/uciconf
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/config
+
+# Unit tests again on the routers' architectures, under qemu-user.
+qemu:
+	GOOS=linux GOARCH=mips   GOMIPS=softfloat CGO_ENABLED=0 $(GO) test -count=1 -exec qemu-mips-static    $(UNIT_PKGS)
+	GOOS=linux GOARCH=mipsle GOMIPS=softfloat CGO_ENABLED=0 $(GO) test -count=1 -exec qemu-mipsel-static  $(UNIT_PKGS)
+	GOOS=linux GOARCH=arm    GOARM=7          CGO_ENABLED=0 $(GO) test -count=1 -exec qemu-arm-static     $(UNIT_PKGS)
+	GOOS=linux GOARCH=arm64                   CGO_ENABLED=0 $(GO) test -count=1 -exec qemu-aarch64-static $(UNIT_PKGS)
+
+bench: deps
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -v ./pkg/lab
+
+clean:
+	rm -rf dist

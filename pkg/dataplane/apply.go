@@ -1,0 +1,276 @@
+// Package dataplane makes the kernel carry out a Plan: one routing table
+// per WAN with its default route, ip rules from fwmarks to those tables,
+// and mangle chains that mark each new connection with its WAN and keep
+// the mark for the connection's life. It renders the whole desired state
+// (Render, pure), then reconciles: ip rules and routes through netlink,
+// iptables in one iptables-restore --noflush transaction. Applying the same
+// Plan twice changes nothing.
+package dataplane
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/wanlb/wanlb/pkg/plan"
+)
+
+// Firewall is wanlb's access to iptables (one family).
+type Firewall interface {
+	// Restore runs one iptables-restore --noflush transaction.
+	Restore(data []byte) error
+	// ListChains lists the chains of a table.
+	ListChains(table string) ([]string, error)
+	// EnsureJump makes sure builtin starts with the rule, inserting it
+	// at the top if it is missing.
+	EnsureJump(table, builtin string, rule []string) error
+	// DeleteJump removes the rule from builtin; a missing rule is fine.
+	DeleteJump(table, builtin string, rule []string) error
+}
+
+// Routing is wanlb's access to ip rules and routes (IPv4).
+type Routing interface {
+	Rules() ([]IPRule, error)
+	AddRule(IPRule) error
+	DelRule(IPRule) error
+	// Routes lists the routes of tables [TableBase, TableEnd).
+	Routes() ([]Route, error)
+	ReplaceRoute(Route) error
+	DelRoute(Route) error
+}
+
+// Sysctl writes kernel settings, names as in sysctl(8).
+type Sysctl interface {
+	Set(name, value string) error
+}
+
+// DataPlane reconciles the kernel with plans. It is not safe for
+// concurrent use: the daemon's state goroutine owns it.
+type DataPlane struct {
+	fw  Firewall
+	rt  Routing
+	sys Sysctl
+
+	lastMangle []byte   // the restore input of the last successful apply
+	lastChains []string // the chains it created
+	// fullSync forces the next apply to read the kernel instead of
+	// trusting lastMangle: at start, after a failure, after a repair.
+	fullSync bool
+}
+
+// New returns a DataPlane over the given kernel interfaces.
+func New(fw Firewall, rt Routing, sys Sysctl) *DataPlane {
+	return &DataPlane{fw: fw, rt: rt, sys: sys, fullSync: true}
+}
+
+// Result counts what an apply changed.
+type Result struct {
+	RulesAdded, RulesDeleted   int
+	RoutesChanged, RoutesGone  int
+	Restored                   bool // an iptables-restore ran
+	Desired                    *Desired
+}
+
+// Changed reports whether the apply touched the kernel.
+func (r Result) Changed() bool {
+	return r.RulesAdded+r.RulesDeleted+r.RoutesChanged+r.RoutesGone > 0 || r.Restored
+}
+
+// RequestFullSync makes the next Apply re-read and rewrite everything, for
+// when someone else may have changed wanlb's state.
+func (d *DataPlane) RequestFullSync() { d.fullSync = true }
+
+// Apply reconciles the kernel with p. On error the kernel may hold a mix
+// of the old and new state; the next Apply does a full sync.
+func (d *DataPlane) Apply(p *plan.Plan) (Result, error) {
+	want, err := Render(p)
+	if err != nil {
+		return Result{}, fmt.Errorf("render: %w", err)
+	}
+	if !p.Enabled {
+		return Result{Desired: want}, d.Flush()
+	}
+	res, err := d.apply(want)
+	res.Desired = want
+	if err != nil {
+		d.fullSync = true
+		return res, err
+	}
+	d.fullSync = false
+	return res, nil
+}
+
+func (d *DataPlane) apply(want *Desired) (Result, error) {
+	var res Result
+	// Replies are judged by their mark's table under strict rp_filter
+	// (wg-quick does the same); without it every connection balanced to
+	// a second WAN fails.
+	if err := d.sys.Set("net.ipv4.conf.all.src_valid_mark", "1"); err != nil {
+		return res, fmt.Errorf("enable src_valid_mark: %w", err)
+	}
+	// Tables and rules first, so a mark is never set that routes nowhere.
+	if err := d.syncRoutes(want.Routes, &res); err != nil {
+		return res, err
+	}
+	if err := d.syncRules(want.Rules, &res); err != nil {
+		return res, err
+	}
+	if err := d.syncMangle(want, &res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (d *DataPlane) syncRoutes(want []Route, res *Result) error {
+	have, err := d.rt.Routes()
+	if err != nil {
+		return fmt.Errorf("list routes: %w", err)
+	}
+	for _, r := range want {
+		if !slices.Contains(have, r) {
+			if err := d.rt.ReplaceRoute(r); err != nil {
+				return fmt.Errorf("route %s: %w", r, err)
+			}
+			res.RoutesChanged++
+		}
+	}
+	var errs []error
+	for _, r := range have {
+		if !slices.ContainsFunc(want, func(w Route) bool { return w.Table == r.Table }) {
+			if err := d.rt.DelRoute(r); err != nil {
+				errs = append(errs, fmt.Errorf("delete route %s: %w", r, err))
+				continue
+			}
+			res.RoutesGone++
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *DataPlane) syncRules(want []IPRule, res *Result) error {
+	have, err := d.rt.Rules()
+	if err != nil {
+		return fmt.Errorf("list ip rules: %w", err)
+	}
+	// Add before delete: there is never a moment without a rule for a
+	// mark that is in use.
+	for _, r := range want {
+		if !slices.Contains(have, r) {
+			if err := d.rt.AddRule(r); err != nil {
+				return fmt.Errorf("ip rule %s: %w", r, err)
+			}
+			res.RulesAdded++
+		}
+	}
+	var errs []error
+	for _, r := range have {
+		if !slices.Contains(want, r) {
+			if err := d.rt.DelRule(r); err != nil {
+				errs = append(errs, fmt.Errorf("delete ip rule %s: %w", r, err))
+				continue
+			}
+			res.RulesDeleted++
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *DataPlane) syncMangle(want *Desired, res *Result) error {
+	if !d.fullSync && bytes.Equal(want.Mangle, d.lastMangle) && slices.Equal(want.Chains, d.lastChains) {
+		return nil
+	}
+	stale := d.lastChains
+	if d.fullSync {
+		chains, err := d.fw.ListChains("mangle")
+		if err != nil {
+			return fmt.Errorf("list mangle chains: %w", err)
+		}
+		stale = chains
+	}
+	var drop []string
+	for _, c := range stale {
+		if strings.HasPrefix(c, ChainPrefix) && !slices.Contains(want.Chains, c) {
+			drop = append(drop, c)
+		}
+	}
+	if err := d.fw.Restore(restoreText(want.Chains, want.Mangle, drop)); err != nil {
+		return err
+	}
+	res.Restored = true
+	d.lastMangle, d.lastChains = want.Mangle, want.Chains
+	for _, j := range hookJumps {
+		if err := d.fw.EnsureJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
+			return fmt.Errorf("jump from %s: %w", j.builtin, err)
+		}
+	}
+	return nil
+}
+
+// restoreText is one transaction: declaring a chain with --noflush creates
+// or empties it, so the chains are replaced whole and atomically; stale
+// chains are emptied, then deleted.
+func restoreText(chains []string, body []byte, drop []string) []byte {
+	var b bytes.Buffer
+	b.WriteString("*mangle\n")
+	for _, c := range append(slices.Clone(chains), drop...) {
+		b.WriteString(":" + c + " - [0:0]\n")
+	}
+	b.Write(body)
+	for _, c := range drop {
+		b.WriteString("-X " + c + "\n")
+	}
+	b.WriteString("COMMIT\n")
+	return b.Bytes()
+}
+
+func jumpRule(chain string) []string {
+	return []string{"-m", "comment", "--comment", "wanlb", "-j", chain}
+}
+
+// Flush removes every chain, jump, ip rule and route wanlb owns, found by
+// prefix, priority range and table range, and nothing else.
+func (d *DataPlane) Flush() error {
+	var errs []error
+	for _, j := range hookJumps {
+		if err := d.fw.DeleteJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
+			errs = append(errs, fmt.Errorf("jump from %s: %w", j.builtin, err))
+		}
+	}
+	chains, err := d.fw.ListChains("mangle")
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list mangle chains: %w", err))
+	}
+	var ours []string
+	for _, c := range chains {
+		if strings.HasPrefix(c, ChainPrefix) {
+			ours = append(ours, c)
+		}
+	}
+	if len(ours) > 0 {
+		if err := d.fw.Restore(restoreText(nil, nil, ours)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	rules, err := d.rt.Rules()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list ip rules: %w", err))
+	}
+	for _, r := range rules {
+		if err := d.rt.DelRule(r); err != nil {
+			errs = append(errs, fmt.Errorf("delete ip rule %s: %w", r, err))
+		}
+	}
+	routes, err := d.rt.Routes()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list routes: %w", err))
+	}
+	for _, r := range routes {
+		if err := d.rt.DelRoute(r); err != nil {
+			errs = append(errs, fmt.Errorf("delete route %s: %w", r, err))
+		}
+	}
+	d.lastMangle, d.lastChains, d.fullSync = nil, nil, true
+	return errors.Join(errs...)
+}

@@ -1,0 +1,70 @@
+package dataplane
+
+import "math/bits"
+
+// Every number wanlb puts into the kernel, and why it was chosen. The
+// neighbours we must not collide with:
+//
+//   - mwan3: marks 0x3f00; ip rules 1001-1250 (iif), 2001-2250 (fwmark),
+//     3001+; tables 1..250.
+//   - pbr: marks 0xff0000; its own tables and rules near 30000.
+//   - Tailscale: marks in 0xff0000 (0x40000, 0x80000); rules 5210-5270
+//     (1300s when it sees mwan3); table 52 with tailnet routes only.
+//   - Kubernetes: marks 0x4000 and 0x8000.
+//   - netifd: ip4table rules from 10000 and 20000; main 32766, default 32767.
+//   - kernel: tables 253 (default), 254 (main), 255 (local).
+const (
+	// ChainPrefix starts the name of every iptables chain wanlb owns; stale
+	// chains are found by it, so nobody else's chain is ever touched.
+	ChainPrefix = "wanlb_"
+
+	// RulePrioBase is where wanlb's ip rules start. It sits after
+	// Tailscale's 5210-5270, so a VPN's own table keeps winning for its
+	// destinations (mwan3 put its rules before Tailscale's and stole
+	// tailnet traffic), and before netifd's 10000+ and main's 32766.
+	RulePrioBase = 6000
+	// RulePrioSuppress: "lookup main suppress_prefixlength 0" comes first,
+	// so destinations with a specific route in main (LAN, connected
+	// networks, VPN routes) use it without copying routes into every WAN
+	// table; only default-route traffic reaches the fwmark rules.
+	RulePrioSuppress = RulePrioBase
+	// A mark index i gets the fwmark rule at RulePrioBase+i (i <= 255, as
+	// the mark mask has at most 8 bits); the range ends at RulePrioEnd.
+	RulePrioEnd = RulePrioBase + 256
+
+	// TableBase + mark index is the routing table of that mark: 3001..3255,
+	// clear of mwan3 (1..250), Tailscale (52) and the kernel's 253-255.
+	TableBase = 3000
+	TableEnd  = TableBase + 256
+
+	// MaxMaskBits bounds the mark mask so indexes fit the ranges above.
+	MaxMaskBits = 8
+)
+
+// Marks within one mark mask. Index i (1-based) is the value i shifted into
+// the mask. The two highest values are reserved: all ones routes to an
+// "unreachable" table, all ones minus one to a "blackhole" table.
+type marks struct{ mask uint32 }
+
+func (m marks) shift() int { return bits.TrailingZeros32(m.mask) }
+
+// value returns the fwmark of mark index i.
+func (m marks) value(i uint32) uint32 { return i << m.shift() }
+
+func (m marks) allOnes() uint32 { return m.mask >> m.shift() }
+
+// unreachable and blackhole are the reserved indexes.
+func (m marks) unreachable() uint32 { return m.allOnes() }
+func (m marks) blackhole() uint32   { return m.allOnes() - 1 }
+
+func table(i uint32) int { return TableBase + int(i) }
+
+// owned reports whether an ip rule is wanlb's: in its priority range and
+// pointing at its tables, or its "lookup main" rule. Flush deletes exactly
+// these.
+func owned(r IPRule) bool {
+	return r.Priority >= RulePrioBase && r.Priority < RulePrioEnd &&
+		(ownedTable(r.Table) || (r.Priority == RulePrioSuppress && r.Table == tableMain && r.Suppress))
+}
+
+func ownedTable(t int) bool { return t >= TableBase && t < TableEnd }

@@ -1,0 +1,297 @@
+package dataplane
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/coreos/go-iptables/iptables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// IPTables is the real Firewall: go-iptables for detection, listing and
+// the hook jumps, and one iptables-restore process per transaction.
+type IPTables struct {
+	ipt     *iptables.IPTables
+	restore string // path of the iptables-restore that matches ipt
+}
+
+// NewIPTables finds iptables (whichever backend, nft or legacy, the system
+// uses) and the iptables-restore beside it.
+func NewIPTables() (*IPTables, error) {
+	ipt, err := iptables.New(iptables.Timeout(10))
+	if err != nil {
+		return nil, fmt.Errorf("iptables: %w", err)
+	}
+	path, err := exec.LookPath("iptables")
+	if err != nil {
+		return nil, fmt.Errorf("iptables: %w", err)
+	}
+	// iptables-restore from the same directory uses the same backend as
+	// the iptables go-iptables found.
+	restore := filepath.Join(filepath.Dir(path), "iptables-restore")
+	if _, err := os.Stat(restore); err != nil {
+		if restore, err = exec.LookPath("iptables-restore"); err != nil {
+			return nil, fmt.Errorf("iptables-restore: %w", err)
+		}
+	}
+	return &IPTables{ipt: ipt, restore: restore}, nil
+}
+
+var restoreLineRe = regexp.MustCompile(`line:? (\d+) failed`)
+
+// Restore runs iptables-restore --noflush with data on stdin. A failed
+// transaction changes nothing; the error quotes the failing line and its
+// neighbours.
+func (t *IPTables) Restore(data []byte) error {
+	cmd := exec.Command(t.restore, "-w", "10", "--noflush")
+	cmd.Stdin = bytes.NewReader(data)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(out.String())
+		if m := restoreLineRe.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			msg += "\n" + excerpt(data, n)
+		}
+		return fmt.Errorf("iptables-restore: %w: %s", err, msg)
+	}
+	return nil
+}
+
+// excerpt shows line n (1-based) of data with one line either side.
+func excerpt(data []byte, n int) string {
+	lines := strings.Split(string(data), "\n")
+	var b strings.Builder
+	for i := max(n-2, 0); i < min(n+1, len(lines)); i++ {
+		marker := "   "
+		if i == n-1 {
+			marker = ">> "
+		}
+		fmt.Fprintf(&b, "%s%4d %s\n", marker, i+1, lines[i])
+	}
+	return b.String()
+}
+
+// ListChains lists the chains of table.
+func (t *IPTables) ListChains(table string) ([]string, error) {
+	return t.ipt.ListChains(table)
+}
+
+// EnsureJump inserts rule at the top of builtin unless it is there.
+func (t *IPTables) EnsureJump(table, builtin string, rule []string) error {
+	ok, err := t.ipt.Exists(table, builtin, rule...)
+	if err != nil || ok {
+		return err
+	}
+	return t.ipt.Insert(table, builtin, 1, rule...)
+}
+
+// DeleteJump removes rule from builtin if it is there. iptables cannot even
+// check for a jump to a chain that does not exist, and then there is no
+// jump to delete.
+func (t *IPTables) DeleteJump(table, builtin string, rule []string) error {
+	ok, err := t.ipt.ChainExists(table, rule[len(rule)-1])
+	if err != nil || !ok {
+		return err
+	}
+	return t.ipt.DeleteIfExists(table, builtin, rule...)
+}
+
+// Netlink is the real Routing, over a netlink handle (of a namespace, in
+// tests).
+type Netlink struct{ h *netlink.Handle }
+
+// NewNetlink opens a netlink handle in the current network namespace.
+func NewNetlink() (*Netlink, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	return &Netlink{h: h}, nil
+}
+
+// Close releases the handle.
+func (n *Netlink) Close() { n.h.Close() }
+
+// retry repeats a dump the kernel interrupted because the table changed
+// underneath it.
+func retry[T any](f func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for i := 0; i < 5; i++ {
+		if v, err = f(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return v, err
+		}
+	}
+	return v, err
+}
+
+// Rules lists wanlb's IPv4 rules: its priority range and tables.
+func (n *Netlink) Rules() ([]IPRule, error) {
+	rs, err := retry(func() ([]netlink.Rule, error) { return n.h.RuleList(netlink.FAMILY_V4) })
+	if err != nil {
+		return nil, err
+	}
+	var out []IPRule
+	for _, r := range rs {
+		ir := IPRule{Priority: r.Priority, Table: r.Table, Mark: r.Mark, Suppress: r.SuppressPrefixlen == 0}
+		if r.Mask != nil {
+			ir.Mask = *r.Mask
+		}
+		if owned(ir) {
+			out = append(out, ir)
+		}
+	}
+	return out, nil
+}
+
+func (n *Netlink) rule(r IPRule) *netlink.Rule {
+	nr := netlink.NewRule()
+	nr.Family = netlink.FAMILY_V4
+	nr.Priority = r.Priority
+	nr.Table = r.Table
+	if r.Mask != 0 {
+		nr.Mark = r.Mark
+		mask := r.Mask
+		nr.Mask = &mask
+	}
+	if r.Suppress {
+		nr.SuppressPrefixlen = 0
+	}
+	return nr
+}
+
+// AddRule adds r; one that exists already is fine.
+func (n *Netlink) AddRule(r IPRule) error {
+	if err := n.h.RuleAdd(n.rule(r)); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return err
+	}
+	return nil
+}
+
+// DelRule deletes r; one that is gone already is fine.
+func (n *Netlink) DelRule(r IPRule) error {
+	if err := n.h.RuleDel(n.rule(r)); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return err
+	}
+	return nil
+}
+
+// Routes lists the IPv4 routes in wanlb's tables.
+func (n *Netlink) Routes() ([]Route, error) {
+	rs, err := retry(func() ([]netlink.Route, error) {
+		return n.h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Route
+	for _, r := range rs {
+		if !ownedTable(r.Table) {
+			continue
+		}
+		rt := Route{Table: r.Table}
+		switch r.Type {
+		case unix.RTN_UNREACHABLE:
+			rt.Type = RouteUnreachable
+		case unix.RTN_BLACKHOLE:
+			rt.Type = RouteBlackhole
+		default:
+			if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+				rt.Gateway = gw.Unmap()
+			}
+			if l, err := n.h.LinkByIndex(r.LinkIndex); err == nil {
+				rt.Device = l.Attrs().Name
+			}
+		}
+		out = append(out, rt)
+	}
+	return out, nil
+}
+
+func (n *Netlink) route(r Route) (*netlink.Route, error) {
+	nr := &netlink.Route{
+		Table:  r.Table,
+		Dst:    &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)},
+		Family: netlink.FAMILY_V4,
+	}
+	switch r.Type {
+	case RouteUnreachable:
+		nr.Type = unix.RTN_UNREACHABLE
+	case RouteBlackhole:
+		nr.Type = unix.RTN_BLACKHOLE
+	default:
+		l, err := n.h.LinkByName(r.Device)
+		if err != nil {
+			return nil, fmt.Errorf("device %s: %w", r.Device, err)
+		}
+		nr.LinkIndex = l.Attrs().Index
+		if r.Gateway.IsValid() {
+			nr.Gw = r.Gateway.AsSlice()
+		} else {
+			nr.Scope = netlink.SCOPE_LINK
+		}
+	}
+	return nr, nil
+}
+
+// ReplaceRoute sets the default route of r's table.
+func (n *Netlink) ReplaceRoute(r Route) error {
+	nr, err := n.route(r)
+	if err != nil {
+		return err
+	}
+	return n.h.RouteReplace(nr)
+}
+
+// DelRoute deletes r; one that is gone already is fine.
+func (n *Netlink) DelRoute(r Route) error {
+	nr := &netlink.Route{Table: r.Table, Dst: &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, Family: netlink.FAMILY_V4}
+	switch r.Type {
+	case RouteUnreachable:
+		nr.Type = unix.RTN_UNREACHABLE
+	case RouteBlackhole:
+		nr.Type = unix.RTN_BLACKHOLE
+	}
+	if err := n.h.RouteDel(nr); err != nil && !errors.Is(err, syscall.ESRCH) && !errors.Is(err, syscall.ENOENT) {
+		return err
+	}
+	return nil
+}
+
+// ProcSysctl writes /proc/sys.
+type ProcSysctl struct{}
+
+// Set writes value to the sysctl name (dots as in sysctl(8)).
+func (ProcSysctl) Set(name, value string) error {
+	path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+	if cur, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(cur)) == value {
+		return nil
+	}
+	return os.WriteFile(path, []byte(value), 0o644)
+}
+
+// NewKernel returns a DataPlane on the real kernel of the current network
+// namespace.
+func NewKernel() (*DataPlane, func(), error) {
+	fw, err := NewIPTables()
+	if err != nil {
+		return nil, nil, err
+	}
+	nl, err := NewNetlink()
+	if err != nil {
+		return nil, nil, err
+	}
+	return New(fw, nl, ProcSysctl{}), nl.Close, nil
+}

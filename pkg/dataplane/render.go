@@ -1,0 +1,345 @@
+package dataplane
+
+import (
+	"bytes"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/wanlb/wanlb/pkg/config"
+	"github.com/wanlb/wanlb/pkg/plan"
+)
+
+// IPRule is one ip rule wanlb owns.
+type IPRule struct {
+	Priority int
+	Mark     uint32 // with Mask; 0/0 = no fwmark selector
+	Mask     uint32
+	Table    int
+	// Suppress is "suppress_prefixlength 0": ignore a default route found
+	// in Table. Only the rule for main uses it.
+	Suppress bool
+}
+
+func (r IPRule) String() string {
+	s := fmt.Sprintf("%d: from all", r.Priority)
+	if r.Mask != 0 {
+		s += fmt.Sprintf(" fwmark %#x/%#x", r.Mark, r.Mask)
+	}
+	t := strconv.Itoa(r.Table)
+	if r.Table == tableMain {
+		t = "main"
+	}
+	s += " lookup " + t
+	if r.Suppress {
+		s += " suppress_prefixlength 0"
+	}
+	return s
+}
+
+// RouteType is the kind of a route wanlb owns.
+type RouteType int
+
+// Route types.
+const (
+	RouteUnicast RouteType = iota
+	RouteUnreachable
+	RouteBlackhole
+)
+
+// Route is the default route of one of wanlb's tables.
+type Route struct {
+	Table   int
+	Type    RouteType
+	Gateway netip.Addr // invalid: a device route (point-to-point)
+	Device  string
+}
+
+func (r Route) String() string {
+	switch r.Type {
+	case RouteUnreachable:
+		return fmt.Sprintf("unreachable default table %d", r.Table)
+	case RouteBlackhole:
+		return fmt.Sprintf("blackhole default table %d", r.Table)
+	}
+	if r.Gateway.IsValid() {
+		return fmt.Sprintf("default via %s dev %s table %d", r.Gateway, r.Device, r.Table)
+	}
+	return fmt.Sprintf("default dev %s table %d", r.Device, r.Table)
+}
+
+const tableMain = 254
+
+// Desired is the kernel state a Plan needs.
+type Desired struct {
+	Rules  []IPRule
+	Routes []Route
+	// Chains are the mangle chains wanlb owns in this state, and Mangle the
+	// body of the iptables-restore transaction that fills them (without the
+	// table header, the stale-chain deletions and COMMIT).
+	Chains []string
+	Mangle []byte
+}
+
+// Chain names. User chains hold at most 28 characters.
+const (
+	chainPre     = ChainPrefix + "pre"     // jumped to from mangle PREROUTING
+	chainOut     = ChainPrefix + "out"     // from mangle OUTPUT
+	chainPost    = ChainPrefix + "post"    // from mangle POSTROUTING
+	chainDecide  = ChainPrefix + "decide"  // new connections without a mark
+	chainDefault = ChainPrefix + "default" // traffic no policy rule catches
+)
+
+// hookJumps are the jumps from built-in chains, kept outside the restore
+// transaction: restore would otherwise own the whole built-in chain.
+var hookJumps = []struct{ builtin, chain string }{
+	{"PREROUTING", chainPre},
+	{"OUTPUT", chainOut},
+	{"POSTROUTING", chainPost},
+}
+
+// Buckets is the number of hash buckets for Application Optimized Routing.
+// Each bucket is one rule walked by a new connection: 64 keeps that cheap
+// on a small router and gives shares in steps of 1/64.
+const Buckets = 64
+
+// hashSeed keeps HMARK's pair-to-bucket mapping the same across restarts,
+// so a pair keeps its WAN while the WAN set is unchanged.
+const hashSeed = 0x574c4231
+
+var (
+	sectionIDRe = regexp.MustCompile(`^(@rule\[[0-9]+\]|[A-Za-z0-9_]{1,32})$`)
+)
+
+// Render computes the kernel state for p. It re-checks every value that
+// reaches iptables-restore, so nothing from the config can add rule text
+// even if validation were bypassed.
+func Render(p *plan.Plan) (*Desired, error) {
+	d := &Desired{}
+	if !p.Enabled {
+		return d, nil
+	}
+	if p.MarkMask == 0 || p.MarkMask&config.ForeignMarks != 0 {
+		return nil, fmt.Errorf("mark mask %#x is not usable", p.MarkMask)
+	}
+	m := marks{p.MarkMask}
+	marksOf := map[string]uint32{}
+	for _, w := range p.WANs {
+		if !config.ValidDevice(w.Device) {
+			return nil, fmt.Errorf("wan %s: device %q is not a valid device name", w.Name, w.Device)
+		}
+		if w.Mark < 1 || w.Mark >= m.blackhole() {
+			return nil, fmt.Errorf("wan %s: mark index %d outside the mask", w.Name, w.Mark)
+		}
+		marksOf[w.Name] = m.value(w.Mark)
+	}
+
+	// ip rules and routes.
+	d.Rules = append(d.Rules, IPRule{Priority: RulePrioSuppress, Table: tableMain, Suppress: true})
+	for _, w := range p.WANs {
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioBase + int(w.Mark), Mark: m.value(w.Mark), Mask: p.MarkMask, Table: table(w.Mark)})
+		r := Route{Table: table(w.Mark), Device: w.Device}
+		if w.Gateway.IsValid() {
+			if !w.Gateway.Is4() {
+				return nil, fmt.Errorf("wan %s: gateway %s is not IPv4", w.Name, w.Gateway)
+			}
+			r.Gateway = w.Gateway
+		}
+		d.Routes = append(d.Routes, r)
+	}
+	for _, res := range []struct {
+		idx uint32
+		typ RouteType
+	}{{m.blackhole(), RouteBlackhole}, {m.unreachable(), RouteUnreachable}} {
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioBase + int(res.idx), Mark: m.value(res.idx), Mask: p.MarkMask, Table: table(res.idx)})
+		d.Routes = append(d.Routes, Route{Table: table(res.idx), Type: res.typ})
+	}
+
+	// mangle chains.
+	var b bytes.Buffer
+	mask := hex(p.MarkMask)
+	notMask := hex(^p.MarkMask)
+	add := func(chain string, args ...string) {
+		b.WriteString("-A " + chain + " " + strings.Join(args, " ") + "\n")
+	}
+	d.Chains = []string{chainPre, chainOut, chainPost, chainDecide, chainDefault}
+
+	// Connections that arrive on a WAN (port forwards, services on the
+	// router) belong to it, so their replies leave the same way.
+	for _, w := range p.WANs {
+		add(chainPre, "-i", w.Device, "-m conntrack --ctstate NEW -m comment --comment \"inbound "+w.Name+"\" -j CONNMARK --set-xmark", hex(marksOf[w.Name])+"/"+mask)
+	}
+	for _, c := range []string{chainPre, chainOut} {
+		// The connection's WAN, once known, is the packet's WAN. The
+		// restore is guarded: for a new connection it would clear a
+		// mark the socket set itself (probes mark their packets).
+		add(c, "-m connmark ! --mark 0x0/"+mask, "-j CONNMARK --restore-mark --nfmask", mask, "--ctmask", mask)
+		add(c, "-m mark ! --mark 0x0/"+mask, "-j RETURN")
+		// Someone else's mark (mwan3, pbr, Tailscale, a socket's own
+		// SO_MARK): their traffic, not ours to steer.
+		add(c, "-m mark ! --mark 0x0/"+notMask, "-j RETURN")
+		add(c, "-m conntrack --ctstate NEW -j", chainDecide)
+	}
+	// The connection belongs to the WAN it actually leaves by, whatever
+	// the decision was (a specific route in main, a socket bound to a
+	// device): replies are then accepted by strict rp_filter, and a
+	// conntrack flush for a WAN catches exactly its connections.
+	for _, w := range p.WANs {
+		add(chainPost, "-m connmark --mark 0x0/"+mask, "-o", w.Device, "-j CONNMARK --set-xmark", hex(marksOf[w.Name])+"/"+mask)
+	}
+
+	group := func(chain string, g plan.Group) error {
+		switch g.Action {
+		case plan.Main:
+			// Left unmarked: the main table routes it.
+		case plan.Unreachable:
+			add(chain, "-j MARK --set-xmark", hex(m.value(m.unreachable()))+"/"+mask)
+		case plan.Blackhole:
+			add(chain, "-j MARK --set-xmark", hex(m.value(m.blackhole()))+"/"+mask)
+		case plan.Balance:
+			if p.AppOptimized && len(g.Members) > 1 {
+				add(chain, fmt.Sprintf("-j HMARK --hmark-tuple src,dst --hmark-mod %d --hmark-offset 1 --hmark-rnd %#x", Buckets, hashSeed))
+				for i, wan := range HashBuckets(g.Members) {
+					add(chain, fmt.Sprintf("-m mark --mark %#x -j MARK --set-xmark %s/0xffffffff", i+1, hex(marksOf[wan])))
+				}
+				return nil
+			}
+			left := 1.0
+			for i, mem := range g.Members {
+				v, ok := marksOf[mem.WAN]
+				if !ok {
+					return fmt.Errorf("group member %s has no mark", mem.WAN)
+				}
+				set := "-j MARK --set-xmark " + hex(v) + "/" + mask
+				if i == len(g.Members)-1 || left <= 0 {
+					add(chain, "-m mark --mark 0x0/"+mask, set)
+					break
+				}
+				prob := math.Min(1, mem.Share/left)
+				left -= mem.Share
+				add(chain, "-m mark --mark 0x0/"+mask, "-m statistic --mode random --probability", strconv.FormatFloat(prob, 'f', 8, 64), set)
+			}
+		}
+		return nil
+	}
+
+	for i, r := range p.Rules {
+		if !sectionIDRe.MatchString(r.Rule.ID) {
+			return nil, fmt.Errorf("rule id %q is not a UCI section id", r.Rule.ID)
+		}
+		chain := fmt.Sprintf("%srule%d", ChainPrefix, i)
+		d.Chains = append(d.Chains, chain)
+		for _, match := range ruleMatches(r.Rule) {
+			add(chainDecide, match, "-m comment --comment \"rule "+r.Rule.ID+"\" -g", chain)
+		}
+		if err := group(chain, r.Group); err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.Rule.ID, err)
+		}
+	}
+	add(chainDecide, "-g", chainDefault)
+	if err := group(chainDefault, p.Default); err != nil {
+		return nil, fmt.Errorf("default group: %w", err)
+	}
+	d.Mangle = b.Bytes()
+	return d, nil
+}
+
+func hex(v uint32) string { return fmt.Sprintf("%#x", v) }
+
+// ruleMatches expands a policy rule into iptables match strings; the rule
+// matches when any of them does.
+func ruleMatches(r config.Rule) []string {
+	protos := []string{""}
+	switch r.Proto {
+	case config.ProtoTCP, config.ProtoUDP, config.ProtoICMP:
+		protos = []string{"-p " + string(r.Proto)}
+	case config.ProtoTCPUDP:
+		protos = []string{"-p tcp", "-p udp"}
+	}
+	addrs := func(list []config.AddrMatch, flag, rangeFlag string) []string {
+		if len(list) == 0 {
+			return []string{""}
+		}
+		var out []string
+		for _, a := range list {
+			if a.IsRange() {
+				out = append(out, "-m iprange "+rangeFlag+" "+a.String())
+			} else {
+				out = append(out, flag+" "+a.String())
+			}
+		}
+		return out
+	}
+	cross := func(a, b []string) []string {
+		var out []string
+		for _, x := range a {
+			for _, y := range b {
+				out = append(out, strings.TrimSpace(x+" "+y))
+			}
+		}
+		return out
+	}
+	out := cross(protos, addrs(r.SrcIP, "-s", "--src-range"))
+	out = cross(out, addrs(r.DestIP, "-d", "--dst-range"))
+	out = cross(out, portMatches(r.SrcPort, "--sports"))
+	return cross(out, portMatches(r.DestPort, "--dports"))
+}
+
+// portMatches renders ports as multiport matches of at most 15 slots each
+// (a range takes two), the limit of xt_multiport.
+func portMatches(ports []config.PortRange, flag string) []string {
+	if len(ports) == 0 {
+		return []string{""}
+	}
+	var out, cur []string
+	slots := 0
+	for _, p := range ports {
+		s, n := strconv.Itoa(int(p.From)), 1
+		if p.To != p.From {
+			s, n = fmt.Sprintf("%d:%d", p.From, p.To), 2
+		}
+		if slots+n > 15 {
+			out = append(out, "-m multiport "+flag+" "+strings.Join(cur, ","))
+			cur, slots = nil, 0
+		}
+		cur, slots = append(cur, s), slots+n
+	}
+	return append(out, "-m multiport "+flag+" "+strings.Join(cur, ","))
+}
+
+// HashBuckets assigns each of the Buckets hash buckets to a member by
+// weighted rendezvous hashing: a bucket goes to the member with the highest
+// score -share/ln(h(bucket, member)). A member that leaves takes only its own
+// buckets with it; every other bucket, and so every source+destination pair
+// on another WAN, keeps its WAN.
+func HashBuckets(members []plan.Member) [Buckets]string {
+	var out [Buckets]string
+	for b := range out {
+		best := math.Inf(-1)
+		for _, m := range members {
+			h := fnv.New64a()
+			fmt.Fprintf(h, "%d/%s", b, m.WAN)
+			// Uniform in (0,1), never 0 or 1.
+			u := (float64(mix(h.Sum64())>>11) + 0.5) / (1 << 53)
+			if s := -m.Share / math.Log(u); s > best {
+				best, out[b] = s, m.WAN
+			}
+		}
+	}
+	return out
+}
+
+// mix is splitmix64's finalizer. FNV-1a alone leaves the top bits almost
+// equal for names that differ in their last byte, which made every score
+// pair correlated and let the heavier member win every bucket.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
