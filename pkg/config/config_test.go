@@ -267,12 +267,12 @@ func TestSchedule(t *testing.T) {
 		{21*time.Hour + 59*time.Minute, false},
 		{22 * time.Hour, true},
 		{23*time.Hour + 59*time.Minute, true},
-		{24 * time.Hour, true},                 // Saturday 00:00
-		{29*time.Hour + 59*time.Minute, true},  // Saturday 05:59
-		{30 * time.Hour, false},                // Saturday 06:00
-		{2 * time.Hour, false},                 // Friday 02:00: Thursday not listed
-		{46 * time.Hour, false},                // Saturday 22:00
-		{7*24*time.Hour + 22*time.Hour, true},  // next Friday
+		{24 * time.Hour, true},                // Saturday 00:00
+		{29*time.Hour + 59*time.Minute, true}, // Saturday 05:59
+		{30 * time.Hour, false},               // Saturday 06:00
+		{2 * time.Hour, false},                // Friday 02:00: Thursday not listed
+		{46 * time.Hour, false},               // Saturday 22:00
+		{7*24*time.Hour + 22*time.Hour, true}, // next Friday
 	}
 	for _, tt := range tests {
 		if got := night.Contains(fri.Add(tt.at)); got != tt.want {

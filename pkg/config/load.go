@@ -708,7 +708,7 @@ func (v *validator) crossChecks(c *Config) {
 	bitsN := bits.OnesCount32(c.Globals.MarkMask)
 	if maxWANs := (1 << bitsN) - 3; len(c.WANs) > maxWANs {
 		v.problems = append(v.problems, Problem{Section: "globals", Option: "mark_mask",
-			Msg: fmt.Sprintf("has room for %d WANs, the config has %d", maxWANs, len(c.WANs)),
+			Msg:   fmt.Sprintf("has room for %d WANs, the config has %d", maxWANs, len(c.WANs)),
 			Value: fmt.Sprintf("%#x", c.Globals.MarkMask), HasVal: true})
 	}
 	devices := map[string]string{}

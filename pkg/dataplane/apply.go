@@ -67,10 +67,10 @@ func New(fw Firewall, rt Routing, sys Sysctl) *DataPlane {
 
 // Result counts what an apply changed.
 type Result struct {
-	RulesAdded, RulesDeleted   int
-	RoutesChanged, RoutesGone  int
-	Restored                   bool // an iptables-restore ran
-	Desired                    *Desired
+	RulesAdded, RulesDeleted  int
+	RoutesChanged, RoutesGone int
+	Restored                  bool // an iptables-restore ran
+	Desired                   *Desired
 }
 
 // Changed reports whether the apply touched the kernel.

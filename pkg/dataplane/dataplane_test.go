@@ -53,7 +53,7 @@ var plans = []struct {
 		WANs:    []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), wan("wanb", 2, "wan2", "198.18.12.1")},
 		Default: balanced(mem("wan", 0.75), mem("wanb", 0.25))}},
 	{"three-wans-rules", &plan.Plan{Enabled: true, MarkMask: 0x3f000000,
-		WANs: []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), wan("wanb", 2, "wan2", "198.18.12.1"), wan("lte", 3, "wwan0", "")},
+		WANs:    []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), wan("wanb", 2, "wan2", "198.18.12.1"), wan("lte", 3, "wwan0", "")},
 		Default: balanced(mem("wan", 0.5), mem("wanb", 0.25), mem("lte", 0.25)),
 		Rules: []plan.RuleGroup{
 			{Rule: config.Rule{ID: "voip", Proto: config.ProtoUDP, DestPort: []config.PortRange{{From: 5060, To: 5061}, {From: 10000, To: 20000}}}, Group: balanced(mem("wanb", 1))},
@@ -238,7 +238,7 @@ func TestPortMatchesSplitAtFifteenSlots(t *testing.T) {
 }
 
 func TestHashBucketsConsistent(t *testing.T) {
-	three := []plan.Member{mem("a", 1.0 / 3), mem("b", 1.0 / 3), mem("c", 1.0 / 3)}
+	three := []plan.Member{mem("a", 1.0/3), mem("b", 1.0/3), mem("c", 1.0/3)}
 	two := []plan.Member{mem("a", 0.5), mem("c", 0.5)}
 	before, after := HashBuckets(three), HashBuckets(two)
 	counts := map[string]int{}
