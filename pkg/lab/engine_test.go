@@ -26,7 +26,7 @@ import (
 
 // engine is a lab plus wanlb's data plane running in its router namespace.
 type engine struct {
-	t    *testing.T
+	t    testing.TB
 	l    *lab.Lab
 	dp   *dataplane.DataPlane
 	cfg  *config.Config
@@ -50,7 +50,7 @@ func wanConfig(l *lab.Lab, weights ...int) string {
 	return b.String()
 }
 
-func newEngine(t *testing.T, opts lab.Options) *engine {
+func newEngine(t testing.TB, opts lab.Options) *engine {
 	t.Helper()
 	lab.RequireRoot(t)
 	l, err := lab.New(opts)
@@ -92,10 +92,9 @@ func (e *engine) configure(text string) {
 	e.cfg = c
 }
 
-// apply plans with the given WANs online (1-based ISP indexes; none
-// listed = all) and applies the plan in the router namespace.
-func (e *engine) apply(online ...int) (*plan.Plan, dataplane.Result) {
-	e.t.Helper()
+// plan computes the plan with the given WANs online (1-based ISP indexes;
+// none listed = all).
+func (e *engine) plan(online ...int) *plan.Plan {
 	states := map[string]plan.WANState{}
 	for _, isp := range e.l.ISPs {
 		up := len(online) == 0
@@ -111,7 +110,13 @@ func (e *engine) apply(online ...int) (*plan.Plan, dataplane.Result) {
 	for i := range c.WANs {
 		c.WANs[i].Detection = config.DetectManual
 	}
-	p := plan.Compute(plan.Input{Config: &c, States: states, Prev: e.prev, Now: time.Now()})
+	return plan.Compute(plan.Input{Config: &c, States: states, Prev: e.prev, Now: time.Now()})
+}
+
+// apply applies the plan for the given online WANs in the router namespace.
+func (e *engine) apply(online ...int) (*plan.Plan, dataplane.Result) {
+	e.t.Helper()
+	p := e.plan(online...)
 	var res dataplane.Result
 	err := e.l.Do(e.l.Router, func() error {
 		var err error

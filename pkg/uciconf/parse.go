@@ -261,6 +261,7 @@ loop:
 
 // quoted copies a quoted run, reading further lines for multi-line values.
 func (p *parser) quoted(t *int, q byte) error {
+	start := p.line
 	p.pos++
 	for {
 		switch c := p.ch(p.pos); {
@@ -271,8 +272,8 @@ func (p *parser) quoted(t *int, q byte) error {
 			if err := p.getln(p.pos); err != nil {
 				return err
 			}
-			if p.ch(p.pos) == 0 {
-				return p.errorf("unterminated quoted string")
+			if p.ch(p.pos) == 0 { // libuci names the last line; the opening one helps more
+				return fmt.Errorf("line %d: unterminated quoted string", start)
 			}
 		case c == '\\' && q == '"':
 			if keep, err := p.backslash(); err != nil {

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wanlb/wanlb/pkg/dataplane"
+)
+
+func run(t *testing.T, configText string, args ...string) (int, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if configText != "" {
+		if err := os.WriteFile(filepath.Join(dir, "wanlb"), []byte(configText), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	env := Env{
+		Stdout: &out, Stderr: &errOut,
+		Kernel:  func() (*dataplane.DataPlane, func(), error) { return nil, nil, errors.New("no kernel in unit tests") },
+		Carrier: func(dev string) bool { return dev != "wan3" },
+		Now:     func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
+	}
+	code := Run(append([]string{"--config-dir", dir}, args...), env)
+	return code, out.String(), errOut.String()
+}
+
+const good = `
+config wan 'wan1'
+	option device 'wan1'
+	option gateway '198.18.11.1'
+	option weight '3'
+
+config wan 'wan2'
+	option device 'wan2'
+	option gateway '198.18.12.1'
+
+config wan 'wan3'
+	option device 'wan3'
+	option gateway '198.18.13.1'
+
+config wan 'wan4'
+	option label 'Bob'\''s line'
+
+config rule
+	option proto 'udp'
+	option dest_port '5060'
+	list wan 'wan2'
+`
+
+func TestCheck(t *testing.T) {
+	code, out, errOut := run(t, good, "check")
+	if code != ExitOK || !strings.Contains(out, "config ok: 4 WANs") || errOut != "" {
+		t.Fatalf("check of a good config: %d %q %q", code, out, errOut)
+	}
+	code, _, errOut = run(t, good+"\nconfig wan 'wan5'\n\toption weight '0'\n\toption gateway 'x'\n", "check")
+	want := "wanlb.wan5.weight: must be between 1 and 100 (got '0')\nwanlb.wan5.gateway: must be an IP address (got 'x')\n"
+	if code != ExitProblem || errOut != want {
+		t.Fatalf("check of a bad config: %d\n%s\nwant\n%s", code, errOut, want)
+	}
+	if code, _, errOut := run(t, "", "check"); code != ExitProblem || !strings.Contains(errOut, "no config") {
+		t.Fatalf("check without a config: %d %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "config wan 'x\n", "check"); code != ExitProblem || !strings.Contains(errOut, "line 1") {
+		t.Fatalf("check of a broken file: %d %q", code, errOut)
+	}
+}
+
+func TestRules(t *testing.T) {
+	code, out, errOut := run(t, good, "rules")
+	if code != ExitOK {
+		t.Fatalf("rules: %d %s", code, errOut)
+	}
+	for _, want := range []string{
+		"# wan1       mark 1 dev wan1 usable true: active, share 0.75",
+		"# wan3       mark 3 dev wan3 usable false: unused",
+		"# wan4       left out: no device in the config",
+		"6001: from all fwmark 0x1000000/0x3f000000 lookup 3001",
+		"default via 198.18.12.1 dev wan2 table 3002",
+		"-A wanlb_decide -p udp -m multiport --dports 5060 -m comment --comment \"rule @rule[0]\" -g wanlb_rule0",
+		"COMMIT",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rules output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, _ := run(t, "config wan 'w'\n\toption weight 'x'\n", "rules"); code != ExitProblem {
+		t.Errorf("rules of a bad config exited %d", code)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, ExitUsage, "usage: wanlb"},
+		{[]string{"frobnicate"}, ExitUsage, "unknown command 'frobnicate'"},
+		{[]string{"check", "extra"}, ExitUsage, "unexpected argument 'extra'"},
+		{[]string{"--bogus", "check"}, ExitUsage, "flag provided but not defined: -bogus"},
+		{[]string{"flush"}, ExitProblem, "no kernel in unit tests"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := run(t, good, tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d %q, want %d and %q", tt.args, code, errOut, tt.code, tt.want)
+		}
+	}
+	code, out, _ := run(t, good, "version")
+	if code != ExitOK || out != "wanlb dev\n" {
+		t.Errorf("version: %d %q", code, out)
+	}
+	// Commands of later issues are not offered before they exist.
+	_, out, _ = run(t, good, "help")
+	for _, later := range []string{"daemon", "status", "reload"} {
+		if strings.Contains(out, later) {
+			t.Errorf("help lists %q, which does not exist yet", later)
+		}
+	}
+}
+
+// The config the package installs must pass its own check.
+func TestShippedConfigIsValid(t *testing.T) {
+	b, err := os.ReadFile("../../files/etc/config/wanlb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, string(b), "check"); code != ExitOK || errOut != "" {
+		t.Fatalf("shipped config: %d %s %s", code, out, errOut)
+	}
+}
