@@ -46,8 +46,14 @@ type sectionState struct {
 	idx map[string]int
 }
 
-// Parse reads a UCI file. Errors name the line: "line 7: unterminated quoted string".
-// Input containing NUL bytes or larger than 16 MiB is rejected.
+// Parse reads a UCI file with libuci's semantics. Errors name the line:
+// "line 7: unterminated quoted string". As in libuci, a repeated option
+// replaces the earlier one and moves to the end of its section (unless the
+// value is unchanged), an empty option value is ignored, "list" appends and
+// turns an earlier option of that name into a list (also moved to the end),
+// and a repeated "config TYPE NAME" continues the earlier section, which must
+// have the same type. Input containing NUL bytes or larger than 16 MiB is
+// rejected.
 func Parse(r io.Reader) (*File, error) {
 	p := &parser{r: bufio.NewReader(r), f: &File{}, named: map[string]*sectionState{}}
 	for {

@@ -22,7 +22,7 @@ import (
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	b, err := f.render()
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("uciconf: %w", err)
 	}
 	n, err := w.Write(b)
 	return int64(n), err
@@ -36,7 +36,7 @@ func (f *File) render() ([]byte, error) {
 			continue
 		}
 		if !ValidType(s.Type) {
-			return nil, fmt.Errorf("uciconf: invalid section type %q", s.Type)
+			return nil, fmt.Errorf("invalid section type %q", s.Type)
 		}
 		b.WriteString("\nconfig ")
 		// libuci writes the type unquoted; the few types that would not read
@@ -48,7 +48,7 @@ func (f *File) render() ([]byte, error) {
 		}
 		if s.Name != "" {
 			if !ValidName(s.Name) || sections[s.Name] {
-				return nil, fmt.Errorf("uciconf: invalid or duplicate section name %q", s.Name)
+				return nil, fmt.Errorf("invalid or duplicate section name %q", s.Name)
 			}
 			sections[s.Name] = true
 			b.WriteString(" " + quote(s.Name))
@@ -60,15 +60,15 @@ func (f *File) render() ([]byte, error) {
 				continue
 			}
 			if !ValidName(o.Name) || options[o.Name] {
-				return nil, fmt.Errorf("uciconf: section %s: invalid or duplicate option name %q", f.ID(s), o.Name)
+				return nil, fmt.Errorf("section %s: invalid or duplicate option name %q", f.ID(s), o.Name)
 			}
 			options[o.Name] = true
 			if !o.List && len(o.Values) != 1 {
-				return nil, fmt.Errorf("uciconf: section %s: option %s has %d values, want 1", f.ID(s), o.Name, len(o.Values))
+				return nil, fmt.Errorf("section %s: option %s has %d values, want 1", f.ID(s), o.Name, len(o.Values))
 			}
 			for _, v := range o.Values {
 				if strings.IndexByte(v, 0) >= 0 {
-					return nil, fmt.Errorf("uciconf: section %s: option %s: NUL byte in value", f.ID(s), o.Name)
+					return nil, fmt.Errorf("section %s: option %s: NUL byte in value", f.ID(s), o.Name)
 				}
 				if o.List {
 					b.WriteString("\tlist " + o.Name + " " + quote(v) + "\n")
@@ -129,27 +129,33 @@ func WriteFile(path string, f *File) (err error) {
 	if err != nil {
 		return err
 	}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	lock, created, err := lockTarget(path)
+	lock, existed, err := lockTarget(path)
 	if err != nil {
 		return err
 	}
 	defer lock.Close() // releases the lock, after the cleanup below
-	renamed := false
+	target, renamed := path, false
 	defer func() {
-		if err != nil && created && !renamed {
-			os.Remove(path)
+		if err == nil || existed || renamed {
+			return
+		}
+		// Remove the file we created, unless someone else has filled it.
+		if fi, e := lock.Stat(); e == nil && fi.Size() == 0 {
+			os.Remove(target)
 		}
 	}()
+	// Replace a symlink's target rather than the link, as libuci does.
+	if target, err = filepath.EvalSymlinks(path); err != nil {
+		target = path
+		return err
+	}
 	fi, err := lock.Stat()
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	// A leading dot and an extension keep libuci from listing it as a config.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".uciconf-*")
+	dir := filepath.Dir(target)
+	// The leading dot and the extension keep libuci from listing it as a config.
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".uciconf-*")
 	if err != nil {
 		return err
 	}
@@ -171,7 +177,7 @@ func WriteFile(path string, f *File) (err error) {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmp.Name(), target); err != nil {
 		return err
 	}
 	renamed = true
@@ -180,19 +186,13 @@ func WriteFile(path string, f *File) (err error) {
 
 // lockTarget opens path, creating it if missing, and takes an exclusive
 // flock on it. If the file was replaced while we waited (another writer
-// renamed over it), the lock is on a dead inode, so it retries.
-func lockTarget(path string) (fh *os.File, created bool, err error) {
+// renamed over it), the lock is on a dead inode, so it retries. existed
+// reports whether the file was there before.
+func lockTarget(path string) (fh *os.File, existed bool, err error) {
 	for {
-		created = false
-		fh, err = os.OpenFile(path, os.O_RDWR, 0)
-		if errors.Is(err, fs.ErrNotExist) {
-			fh, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-			if errors.Is(err, fs.ErrExist) {
-				continue // another writer created it first
-			}
-			created = true
-		}
-		if err != nil {
+		_, err = os.Stat(path)
+		existed = err == nil
+		if fh, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
 			return nil, false, err
 		}
 		if err := flock(fh, syscall.LOCK_EX); err != nil {
@@ -202,7 +202,7 @@ func lockTarget(path string) (fh *os.File, created bool, err error) {
 		held, err1 := fh.Stat()
 		now, err2 := os.Stat(path)
 		if err1 == nil && err2 == nil && os.SameFile(held, now) {
-			return fh, created, nil
+			return fh, existed, nil
 		}
 		fh.Close()
 		if err1 != nil {

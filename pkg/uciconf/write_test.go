@@ -198,7 +198,21 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("link target not updated: %q", b)
 	}
 
-	// The rename fails (target directory gone): the temp file is removed too.
+	// A dangling symlink: its target is created, the link kept.
+	if err := os.Symlink("created", filepath.Join(dir, "dangling")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(filepath.Join(dir, "dangling"), f); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadFile(filepath.Join(dir, "created")); err != nil || dump(got) != dump(f) {
+		t.Errorf("dangling link target: %v, %v", got, err)
+	}
+	if fi, _ := os.Lstat(filepath.Join(dir, "dangling")); fi.Mode()&os.ModeSymlink == 0 {
+		t.Error("dangling symlink replaced by a file")
+	}
+
+	// A missing directory fails cleanly.
 	gone := filepath.Join(dir, "gone")
 	if err := os.Mkdir(gone, 0o755); err != nil {
 		t.Fatal(err)
