@@ -29,10 +29,12 @@ const (
 const usage = `usage: wanlb [--config-dir DIR] [--run-dir DIR] COMMAND
 
 commands:
-  check     validate the config; exit 1 and one line per problem
-  rules     print the kernel state wanlb would apply now, without applying
-  flush     remove every route, rule and chain wanlb owns
-  version   print the version
+  daemon            run in the foreground (procd supervises it)
+  status [--json]   every WAN: state, active or standby, share, RTT, loss, since
+  check             validate the config; exit 1 and one line per problem
+  rules             print the kernel state wanlb would apply now, without applying
+  flush             remove every route, rule and chain wanlb owns
+  version           print the version
 
 options:
   --config-dir DIR   UCI config directory (default /etc/config)
@@ -59,7 +61,7 @@ func Run(args []string, env Env) int {
 	fs := flag.NewFlagSet("wanlb", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	configDir := fs.String("config-dir", "/etc/config", "")
-	fs.String("run-dir", "/var/run/wanlb", "")
+	runDir := fs.String("run-dir", "/var/run/wanlb", "")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(env.Stderr, "wanlb: %v\n%s", err, usage)
 		return ExitUsage
@@ -70,11 +72,18 @@ func Run(args []string, env Env) int {
 		return ExitUsage
 	}
 	cmd, cmdArgs := rest[0], rest[1:]
+	if cmd == "status" && len(cmdArgs) == 1 && cmdArgs[0] == "--json" {
+		return status(*runDir, true, env)
+	}
 	if len(cmdArgs) > 0 {
 		fmt.Fprintf(env.Stderr, "wanlb %s: unexpected argument '%s'\n", cmd, cmdArgs[0])
 		return ExitUsage
 	}
 	switch cmd {
+	case "daemon":
+		return daemonCmd(*configDir, *runDir, env)
+	case "status":
+		return status(*runDir, false, env)
 	case "check":
 		return check(*configDir, env)
 	case "rules":

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wanlb/wanlb/pkg/daemon"
+	"github.com/wanlb/wanlb/pkg/dataplane"
+)
+
+// daemonCmd runs the daemon until SIGTERM or SIGINT (which remove wanlb's
+// kernel state); SIGHUP reloads the config.
+func daemonCmd(configDir, runDir string, env Env) int {
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	dp, closeFn, err := env.Kernel()
+	if err != nil {
+		log.Error(err.Error())
+		return ExitProblem
+	}
+	defer closeFn()
+	k := daemon.Kernel{DataPlane: dp}
+	if ct, err := dataplane.NewConntrack(); err != nil {
+		log.Warn("conntrack unavailable, offline WANs keep their connections: " + err.Error())
+	} else {
+		defer ct.Close()
+		k.Conntrack = ct
+	}
+	d := daemon.New(daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level}, k)
+
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			d.Reload()
+		}
+	}()
+	if err := d.Run(ctx); err != nil {
+		log.Error(err.Error())
+		return ExitProblem
+	}
+	return ExitOK
+}
+
+func status(runDir string, asJSON bool, env Env) int {
+	s, err := daemon.ReadStatus(runDir)
+	if errors.Is(err, daemon.ErrNotRunning) {
+		fmt.Fprintf(env.Stderr, "wanlb: %v (no status in %s)\n", err, runDir)
+		return ExitProblem
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "wanlb: %v\n", err)
+		return ExitProblem
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(s)
+		return ExitOK
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WAN\tSTATE\tROLE\tSHARE\tRTT\tLOSS\tSINCE\tDEVICE\tGATEWAY")
+	for _, w := range s.WANs {
+		role := "-"
+		switch {
+		case w.Active:
+			role = "active"
+		case w.Standby:
+			role = "standby"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f ms\t%.0f%%\t%s\t%s\t%s\n", w.Label, w.State, role, w.Share, w.RTTms, w.LossPct,
+			time.Since(w.Since).Round(time.Second), w.Device, w.Gateway)
+	}
+	tw.Flush()
+	for _, p := range s.Problems {
+		fmt.Fprintln(env.Stderr, "config not applied: "+p)
+	}
+	return ExitOK
+}

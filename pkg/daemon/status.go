@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/wanlb/wanlb/pkg/dataplane"
+)
+
+// Status is what `wanlb status --json` prints (DESIGN section 4).
+type Status struct {
+	PID      int         `json:"pid"`
+	Updated  time.Time   `json:"updated"`
+	WANs     []WANStatus `json:"wans"`
+	Problems []string    `json:"problems,omitempty"` // of the config on disk, when it was refused
+}
+
+// WANStatus is one WAN in Status.
+type WANStatus struct {
+	Name    string    `json:"name"`
+	Label   string    `json:"label"`
+	State   string    `json:"state"`
+	Active  bool      `json:"active"`
+	Standby bool      `json:"standby"`
+	Share   float64   `json:"share"`
+	RTTms   float64   `json:"rtt_ms"`
+	LossPct float64   `json:"loss_pct"`
+	Since   time.Time `json:"since"`
+	Device  string    `json:"device"`
+	Gateway string    `json:"gateway,omitempty"`
+	Mark    string    `json:"mark,omitempty"`
+}
+
+func statusPath(runDir string) string { return filepath.Join(runDir, "status.json") }
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// status builds the current Status.
+func (d *Daemon) status() Status {
+	s := Status{PID: os.Getpid(), Updated: time.Now().UTC(), WANs: []WANStatus{}}
+	for _, p := range d.problems {
+		s.Problems = append(s.Problems, p.String())
+	}
+	for _, w := range d.cfg.WANs {
+		t := d.trackers[w.Name]
+		ws := WANStatus{
+			Name: w.Name, Label: w.DisplayName(), State: string(t.State()),
+			RTTms: round2(float64(t.RTT()) / float64(time.Millisecond)), LossPct: round2(t.Loss()),
+			Since: t.Since().UTC(), Device: w.Device,
+		}
+		if w.Gateway.IsValid() {
+			ws.Gateway = w.Gateway.String()
+		}
+		if d.prev != nil {
+			if pw, ok := d.prev.WAN(w.Name); ok {
+				ws.Active, ws.Standby, ws.Share = pw.Active, pw.Standby, round2(pw.Share)
+				mark, _ := dataplane.WANMark(pw.Mark, d.prev.MarkMask)
+				ws.Mark = fmt.Sprintf("%#x", mark)
+			}
+		}
+		s.WANs = append(s.WANs, ws)
+	}
+	return s
+}
+
+// writeStatus publishes the status atomically for `wanlb status`.
+func (d *Daemon) writeStatus() {
+	if err := os.MkdirAll(d.opts.RunDir, 0o755); err != nil {
+		d.log.Warn("status: " + err.Error())
+		return
+	}
+	b, err := json.MarshalIndent(d.status(), "", "  ")
+	if err != nil {
+		return
+	}
+	tmp := statusPath(d.opts.RunDir) + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err == nil {
+		err = os.Rename(tmp, statusPath(d.opts.RunDir))
+		if err != nil {
+			d.log.Warn("status: " + err.Error())
+		}
+	}
+}
+
+// ReadStatus reads the running daemon's status.
+func ReadStatus(runDir string) (Status, error) {
+	var s Status
+	b, err := os.ReadFile(statusPath(runDir))
+	if err != nil {
+		return s, ErrNotRunning
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("status file: %w", err)
+	}
+	// A daemon killed with SIGKILL leaves its file behind.
+	if s.PID <= 0 || syscall.Kill(s.PID, 0) != nil {
+		return s, ErrNotRunning
+	}
+	return s, nil
+}
+
+// HookTimeout bounds the hook script.
+const HookTimeout = 10 * time.Second
+
+// runHook runs the hook script in the background: ACTION, WAN and DEVICE in
+// its environment, killed after HookTimeout, never blocking the state
+// goroutine.
+func (d *Daemon) runHook(action, wan, device string) {
+	path := d.cfg.Globals.Hook
+	if path == "" {
+		return
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode()&0o111 == 0 {
+		return
+	}
+	d.hooks.Add(1)
+	go func() {
+		defer d.hooks.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), HookTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, path)
+		cmd.Env = append(os.Environ(), "ACTION="+action, "WAN="+wan, "DEVICE="+device)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			d.log.Warn(fmt.Sprintf("hook %s %s %s: %v: %s", path, action, wan, err, out))
+		}
+	}()
+}
