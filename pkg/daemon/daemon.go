@@ -382,26 +382,35 @@ func (d *Daemon) prober(ctx context.Context, wan string, gen int, via probe.Via,
 	}
 }
 
-// round probes every target at once, each bounded by timeout, and reports
-// the results to the state goroutine.
+// round probes every target at once and reports to the state goroutine
+// when all have answered or the timeout has passed, whichever is first: a
+// probe that overruns its deadline (pro-bing's receive loop can, by up to
+// 0.1 s) counts as failed, so detection keeps its bound.
 func (d *Daemon) round(ctx context.Context, wan string, gen int, via probe.Via, targets []config.Target, timeout time.Duration) {
 	defer d.proberWG.Done()
-	results := make([]tracker.Result, len(targets))
-	var wg sync.WaitGroup
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := probe.Probe(rctx, via, t)
-			results[i] = tracker.Result{OK: r.OK, RTT: r.RTT}
-			if !r.OK && r.Err != nil {
-				d.log.Debug(fmt.Sprintf("%s probe %s: %v", wan, t.Raw, r.Err))
-			}
-		}()
+	type answer struct {
+		i int
+		r probe.Result
 	}
-	wg.Wait()
+	answers := make(chan answer, len(targets))
+	for i, t := range targets {
+		go func() { answers <- answer{i, probeTwice(rctx, via, t, timeout)} }()
+	}
+	results := make([]tracker.Result, len(targets))
+collect:
+	for range targets {
+		select {
+		case a := <-answers:
+			results[a.i] = tracker.Result{OK: a.r.OK, RTT: a.r.RTT}
+			if !a.r.OK && a.r.Err != nil {
+				d.log.Debug(fmt.Sprintf("%s probe %s: %v", wan, targets[a.i].Raw, a.r.Err))
+			}
+		case <-rctx.Done():
+			break collect
+		}
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -409,6 +418,41 @@ func (d *Daemon) round(ctx context.Context, wan string, gen int, via probe.Via, 
 	case d.events <- roundDone{wan: wan, gen: gen, round: tracker.Round{At: time.Now(), Results: results}}:
 	case <-ctx.Done():
 	}
+}
+
+// probeTwice gives a target a second chance within its round: when no
+// answer came by half the timeout, or the first probe failed early, a
+// second probe goes out. One lost packet then does not fail the target, so
+// a line with 10% loss keeps every round good, while a dead line still fails
+// every round by the same deadline.
+func probeTwice(ctx context.Context, via probe.Via, t config.Target, timeout time.Duration) probe.Result {
+	results := make(chan probe.Result, 2)
+	send := func() { results <- probe.Probe(ctx, via, t) }
+	go send()
+	second := time.NewTimer(timeout / 2)
+	defer second.Stop()
+	pending, sent := 1, 1
+	var last probe.Result
+	for pending > 0 {
+		select {
+		case r := <-results:
+			pending--
+			if r.OK {
+				return r
+			}
+			last = r
+			if sent == 1 && ctx.Err() == nil {
+				sent, pending = 2, pending+1
+				go send()
+			}
+		case <-second.C:
+			if sent == 1 {
+				sent, pending = 2, pending+1
+				go send()
+			}
+		}
+	}
+	return last
 }
 
 // stop removes wanlb's kernel state on a clean shutdown.

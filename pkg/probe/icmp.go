@@ -15,10 +15,15 @@ import (
 )
 
 // probeICMP sends one echo request with pro-bing on a raw socket
-// (privileged mode: the ICMP identifier is ours, and unprivileged "ping"
-// sockets depend on net.ipv4.ping_group_range, which OpenWrt leaves closed).
-// The socket carries via's mark (pro-bing's SetMark) and is bound to via's
-// device (rawBinder, since pro-bing's InterfaceName does not bind).
+// (privileged mode: unprivileged "ping" sockets need
+// net.ipv4.ping_group_range, closed by default, and on Linux pro-bing can
+// only match replies by identifier on raw sockets). The socket carries via's
+// mark (pro-bing's SetMark) and is bound to via's device (rawBinder, since
+// pro-bing's InterfaceName does not bind).
+//
+// pro-bing's receive loop polls with read deadlines of up to ~100 ms and
+// RunWithContext waits for it, so an ICMP probe may return that much after
+// ctx's deadline (measured ~10 ms); pro-bing offers no way to interrupt it.
 func probeICMP(ctx context.Context, via Via, t config.Target) (time.Duration, error) {
 	addr := t.Addr.Unmap()
 	if !addr.IsValid() {
@@ -27,7 +32,7 @@ func probeICMP(ctx context.Context, via Via, t config.Target) (time.Duration, er
 	deadline, _ := ctx.Deadline()
 	b := time.Until(deadline)
 	if b <= 0 {
-		return 0, ctxError(ctx, 0)
+		return 0, ctxError(ctx)
 	}
 
 	p := probing.New(addr.String())

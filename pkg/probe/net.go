@@ -45,7 +45,8 @@ func dialer(via Via) *net.Dialer {
 // depends on no third-party domain.
 const dnsDefaultName = "."
 
-// dnsName is the absolute name a DNS target queries.
+// dnsName is the absolute name a DNS target queries: the wire format has no
+// relative names (and no resolv.conf search list applies to a probe).
 func dnsName(t config.Target) string {
 	name := t.Host
 	if name == "" {
@@ -95,9 +96,6 @@ func probeDNS(ctx context.Context, via Via, t config.Target) (time.Duration, err
 		h, err = dnsExchange(ctx, via, "tcp", server, id, q, query)
 	}
 	if err != nil {
-		if errors.Is(ctx.Err(), context.Canceled) {
-			return 0, ctx.Err()
-		}
 		return 0, netError(ctx, b, err)
 	}
 	rtt := time.Since(start)

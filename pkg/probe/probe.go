@@ -12,9 +12,12 @@
 //
 // Every socket of a probe is created on the calling goroutine. A caller
 // that locked its OS thread into a network namespace (the lab tests, run
-// through lab.Do) therefore gets all of them in that namespace; net/http and
-// happy-eyeballs dialing would otherwise open sockets on goroutines of their
-// own, on threads in another namespace.
+// through lab.Do) therefore gets all of them in that namespace; net/http,
+// happy-eyeballs dialing and net.Resolver's address lookups would otherwise
+// open sockets on goroutines of their own, on threads in another namespace.
+// The one exception is the system resolver looking up the host name of a
+// tcp:// or http(s):// target, which is also the only traffic of a probe
+// that does not leave through its WAN: such targets should be addresses.
 package probe
 
 import (
@@ -64,7 +67,8 @@ func (v Via) String() string {
 type Result struct {
 	// OK is true when the target answered as required by its kind.
 	OK bool
-	// RTT is the time from sending to the answer; set only when OK.
+	// RTT is the time from sending to the answer, connection setup
+	// included for TCP and HTTP(S); set only when OK.
 	RTT time.Duration
 	// Err explains a failure, e.g. "icmp 198.18.100.1 via wan2: timeout:
 	// no echo reply within 1s"; nil when OK.
@@ -73,7 +77,8 @@ type Result struct {
 
 // Probe sends one probe to t through via and reports the outcome. ctx
 // carries the probe's timeout (DefaultTimeout when it has no deadline);
-// Probe never blocks past it.
+// Probe returns by then, except that ICMP may overrun by up to ~0.1 s (see
+// probeICMP). An expired context fails at once without opening a socket.
 //
 // Kinds: ICMP echo (OK on one echo reply), DNS A query for t.Host (the root
 // when empty) at t.Addr:t.Port (OK on any well-formed answer, NOERROR or
@@ -101,7 +106,7 @@ func probe(ctx context.Context, via Via, t config.Target, o options) Result {
 	}
 	// An expired context must not cost a socket, let alone a packet.
 	if err := ctx.Err(); err != nil {
-		return fail(ctxError(ctx, 0))
+		return fail(ctxError(ctx))
 	}
 	var rtt time.Duration
 	var err error
@@ -145,27 +150,25 @@ func describe(via Via, t config.Target) string {
 	return s
 }
 
-// ctxError explains why ctx ended: a deadline becomes ErrTimeout with the
-// probe's budget, a cancellation stays context.Canceled.
-func ctxError(ctx context.Context, budget time.Duration) error {
+// ctxError explains why ctx ended: a deadline becomes ErrTimeout, a
+// cancellation stays context.Canceled.
+func ctxError(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		if budget > 0 {
-			return fmt.Errorf("%w: no answer within %v", ErrTimeout, budget.Round(time.Millisecond))
-		}
 		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 	}
 	return ctx.Err()
 }
 
 // netError turns a socket-level failure into a probe error, reporting
-// deadline expiry as ErrTimeout so callers can tell "no answer" from
-// "refused" or "unreachable".
-func netError(ctx context.Context, budget time.Duration, err error) error {
+// deadline expiry as ErrTimeout with the probe's budget b, so callers can
+// tell "no answer" from "refused" or "unreachable".
+func netError(ctx context.Context, b time.Duration, err error) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return err
+	}
 	var ne net.Error
 	if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("%w: no answer within %v (%v)", ErrTimeout, budget.Round(time.Millisecond), err)
-		}
+		return fmt.Errorf("%w: no answer within %v (%v)", ErrTimeout, b.Round(time.Millisecond), err)
 	}
 	return err
 }
