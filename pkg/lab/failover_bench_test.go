@@ -49,7 +49,7 @@ func median(ds []time.Duration) time.Duration {
 // failoverRun is one measurement: primary wan1 with backup wan2, a fault on
 // wan1, the time until a new connection works through wan2, then the time
 // until new connections are back on wan1 after healing.
-func failoverRun(b *testing.B, wanOpts string, fault func(*lab.Lab) error) (detect, recover time.Duration) {
+func failoverRun(b *testing.B, wanOpts string, fault func(*lab.Lab) error) (detect, recovery time.Duration) {
 	l := newLab(b, lab.Options{ISPs: 2})
 	defer l.Close()
 	d := startDaemon(b, l, labWANs(l, map[int]string{1: targets + wanOpts, 2: targets + wanOpts})+
@@ -122,10 +122,13 @@ func BenchmarkFailover(b *testing.B) {
 		opts  string
 		fault func(*lab.Lab) error
 		bound string
+		// silent: a fault only probes can see, where mwan3 needs 60-130 s;
+		// mwan3 also reacts to carrier loss through hotplug, so no ratio.
+		silent bool
 	}{
-		{"carrier loss", "", func(l *lab.Lab) error { return l.CarrierDown(1) }, "immediate"},
-		{"blackhole, defaults (interval 1, down 3)", "", func(l *lab.Lab) error { return l.Blackhole(1) }, "<= 4.0 s"},
-		{"blackhole, fast (interval 0.2, down 3)", "\toption interval '0.2'\n", func(l *lab.Lab) error { return l.Blackhole(1) }, "<= 1.6 s"},
+		{"carrier loss", "", func(l *lab.Lab) error { return l.CarrierDown(1) }, "immediate", false},
+		{"blackhole, defaults (interval 1, down 3)", "", func(l *lab.Lab) error { return l.Blackhole(1) }, "<= 4.0 s", true},
+		{"blackhole, fast (interval 0.2, down 3)", "\toption interval '0.2'\n", func(l *lab.Lab) error { return l.Blackhole(1) }, "<= 1.6 s", true},
 	}
 	const mwan3Detect, mwan3Recover = 60 * time.Second, 40 * time.Second // the low ends of 60-130 s and 40-66 s
 	var r strings.Builder
@@ -138,8 +141,11 @@ func BenchmarkFailover(b *testing.B) {
 			det, rec = append(det, d), append(rec, rc)
 		}
 		md, mr := median(det), median(rec)
-		fmt.Fprintf(&r, "  %-42s %9s %9s %10s %11.0fx %11.0fx\n", s.name, md.Round(10*time.Millisecond), s.bound, mr.Round(10*time.Millisecond),
-			float64(mwan3Detect)/float64(md), float64(mwan3Recover)/float64(mr))
+		ratio := fmt.Sprintf("%11s %11.0fx", "-", float64(mwan3Recover)/float64(mr))
+		if s.silent {
+			ratio = fmt.Sprintf("%11.0fx %11.0fx", float64(mwan3Detect)/float64(md), float64(mwan3Recover)/float64(mr))
+		}
+		fmt.Fprintf(&r, "  %-42s %9s %9s %10s %s\n", s.name, md.Round(10*time.Millisecond), s.bound, mr.Round(10*time.Millisecond), ratio)
 	}
 	var gaps []time.Duration
 	for i := 0; i < runs; i++ {
