@@ -31,6 +31,7 @@ const usage = `usage: wanlb [--config-dir DIR] [--run-dir DIR] COMMAND
 commands:
   daemon            run in the foreground (procd supervises it)
   status [--json]   every WAN: state, active or standby, share, RTT, loss, since
+  reload            make the running daemon re-read its config
   check             validate the config; exit 1 and one line per problem
   rules             print the kernel state wanlb would apply now, without applying
   flush             remove every route, rule and chain wanlb owns
@@ -75,6 +76,10 @@ func Run(args []string, env Env) int {
 	if cmd == "status" && len(cmdArgs) == 1 && cmdArgs[0] == "--json" {
 		return status(*runDir, true, env)
 	}
+	// Called by /etc/hotplug.d/iface/30-wanlb; not in the help.
+	if cmd == "hotplug" && len(cmdArgs) == 2 {
+		return hotplug(*runDir, cmdArgs[0], cmdArgs[1], env)
+	}
 	if len(cmdArgs) > 0 {
 		fmt.Fprintf(env.Stderr, "wanlb %s: unexpected argument '%s'\n", cmd, cmdArgs[0])
 		return ExitUsage
@@ -84,6 +89,8 @@ func Run(args []string, env Env) int {
 		return daemonCmd(*configDir, *runDir, env)
 	case "status":
 		return status(*runDir, false, env)
+	case "reload":
+		return reload(*runDir, env)
 	case "check":
 		return check(*configDir, env)
 	case "rules":
@@ -118,6 +125,16 @@ func check(dir string, env Env) int {
 	c, ok := load(dir, env)
 	if !ok {
 		return ExitProblem
+	}
+	var wans []string
+	for _, w := range c.WANs {
+		if w.Enabled {
+			wans = append(wans, w.Name)
+		}
+	}
+	// Warnings only: the firewall is someone else's config.
+	for _, w := range firewallWarnings(dir, wans) {
+		fmt.Fprintln(env.Stderr, w)
 	}
 	fmt.Fprintf(env.Stdout, "config ok: %d WANs, %d link backup entries, %d policy rules\n", len(c.WANs), len(c.LinkBackups), len(c.Rules))
 	return ExitOK

@@ -81,7 +81,7 @@ func TestRules(t *testing.T) {
 		"# wan1       mark 1 dev wan1 usable true: active, share 0.75",
 		"# wan3       mark 3 dev wan3 usable false: unused",
 		"# wan4       left out: no device in the config",
-		"6001: from all fwmark 0x1000000/0x3f000000 lookup 3001",
+		"6101: from all fwmark 0x1000000/0x3f000000 lookup 3001",
 		"default via 198.18.12.1 dev wan2 table 3002",
 		"-A wanlb_decide -p udp -m multiport --dports 5060 -m comment --comment \"rule @rule[0]\" -g wanlb_rule0",
 		"COMMIT",
@@ -117,11 +117,11 @@ func TestUsage(t *testing.T) {
 	if code != ExitOK || out != "wanlb dev\n" {
 		t.Errorf("version: %d %q", code, out)
 	}
-	// Commands of later issues are not offered before they exist.
-	_, out, _ = run(t, good, "help")
-	for _, later := range []string{"reload"} {
-		if strings.Contains(out, later) {
-			t.Errorf("help lists %q, which does not exist yet", later)
+	// Without a daemon, its commands say so and exit 1.
+	for _, args := range [][]string{{"status"}, {"status", "--json"}, {"reload"}, {"hotplug", "ifup", "wan"}} {
+		code, _, errOut := run(t, good, append([]string{"--run-dir", t.TempDir()}, args...)...)
+		if code != ExitProblem || !strings.Contains(errOut, "wanlb daemon is not running") {
+			t.Errorf("%v without a daemon: %d %q", args, code, errOut)
 		}
 	}
 }

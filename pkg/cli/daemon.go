@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/wanlb/wanlb/pkg/daemon"
 	"github.com/wanlb/wanlb/pkg/dataplane"
+	"github.com/wanlb/wanlb/pkg/netifd"
 )
 
 // daemonCmd runs the daemon until SIGTERM or SIGINT (which remove wanlb's
@@ -28,6 +30,10 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	}
 	defer closeFn()
 	k := daemon.Kernel{DataPlane: dp}
+	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers.
+	if path, err := exec.LookPath("ubus"); err == nil {
+		k.Netifd = netifd.Client{UbusPath: path}.Status
+	}
 	if ct, err := dataplane.NewConntrack(); err != nil {
 		log.Warn("conntrack unavailable, offline WANs keep their connections: " + err.Error())
 	} else {
@@ -52,15 +58,45 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	return ExitOK
 }
 
-func status(runDir string, asJSON bool, env Env) int {
-	s, err := daemon.ReadStatus(runDir)
+// clientErr reports a failed request to the daemon.
+func clientErr(env Env, runDir string, err error) int {
 	if errors.Is(err, daemon.ErrNotRunning) {
-		fmt.Fprintf(env.Stderr, "wanlb: %v (no status in %s)\n", err, runDir)
+		fmt.Fprintf(env.Stderr, "wanlb: %v (no answer on %s/%s)\n", err, runDir, daemon.SocketName)
+	} else {
+		fmt.Fprintf(env.Stderr, "wanlb: %v\n", err)
+	}
+	return ExitProblem
+}
+
+// reload asks the running daemon to re-read its config; a refused config
+// prints its problems and exits 1, and the daemon keeps the old one.
+func reload(runDir string, env Env) int {
+	r, err := daemon.Client{RunDir: runDir}.Reload()
+	if err != nil {
+		return clientErr(env, runDir, err)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintln(env.Stderr, p)
+	}
+	if !r.Applied {
+		fmt.Fprintln(env.Stderr, "wanlb: config refused; the daemon keeps running on its last good config")
 		return ExitProblem
 	}
+	return ExitOK
+}
+
+// hotplug forwards netifd's hotplug event (ifup, ifdown, ifupdate).
+func hotplug(runDir, action, iface string, env Env) int {
+	if err := (daemon.Client{RunDir: runDir}).Hotplug(action, iface); err != nil {
+		return clientErr(env, runDir, err)
+	}
+	return ExitOK
+}
+
+func status(runDir string, asJSON bool, env Env) int {
+	s, err := daemon.Client{RunDir: runDir}.Status()
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "wanlb: %v\n", err)
-		return ExitProblem
+		return clientErr(env, runDir, err)
 	}
 	if asJSON {
 		enc := json.NewEncoder(env.Stdout)

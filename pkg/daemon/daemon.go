@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/wanlb/wanlb/pkg/config"
 	"github.com/wanlb/wanlb/pkg/dataplane"
 	"github.com/wanlb/wanlb/pkg/linkmon"
+	"github.com/wanlb/wanlb/pkg/netifd"
 	"github.com/wanlb/wanlb/pkg/plan"
 	"github.com/wanlb/wanlb/pkg/probe"
 	"github.com/wanlb/wanlb/pkg/tracker"
@@ -32,10 +36,13 @@ type Options struct {
 	Level     *slog.LevelVar // set from the config's log_level
 }
 
-// Kernel is what the daemon needs from the kernel.
+// Kernel is what the daemon needs from the system.
 type Kernel struct {
 	DataPlane *dataplane.DataPlane
-	Conntrack dataplane.Conntrack
+	Conntrack dataplane.Conntrack // nil: offline WANs keep their connections
+	// Netifd looks up a logical interface, for WANs whose device or
+	// gateway the config leaves to netifd. nil: the config must name them.
+	Netifd func(ctx context.Context, name string) (netifd.Interface, error)
 }
 
 // Daemon is the running service.
@@ -50,8 +57,10 @@ type Daemon struct {
 	cfg      *config.Config
 	problems []config.Problem
 	trackers map[string]*tracker.Tracker
-	links    map[string]linkmon.Link
+	links    map[string]linkmon.Link     // by device
+	ifaces   map[string]netifd.Interface // by WAN name, from netifd
 	prev     *plan.Plan
+	desired  *dataplane.Desired // of the last successful apply, for the repair check
 	probers  context.CancelFunc
 	proberWG sync.WaitGroup
 	gen      int // prober generation; rounds of older ones are dropped
@@ -69,8 +78,17 @@ type (
 		gen   int
 		round tracker.Round
 	}
-	reloadMsg   struct{}
-	scheduleMsg struct{}
+	reloadMsg struct{}
+)
+
+// Intervals of the state goroutine's own checks.
+const (
+	// RepairInterval: how often the kernel state is checked for someone
+	// else having removed it (firewall restart). One iptables process.
+	RepairInterval = 3 * time.Second
+	// NetifdInterval: how often netifd is asked again, in case a hotplug
+	// event was missed (DHCP gateway changes come as ifupdate).
+	NetifdInterval = 30 * time.Second
 )
 
 // New returns a daemon; Run starts it.
@@ -78,15 +96,30 @@ func New(opts Options, k Kernel) *Daemon {
 	return &Daemon{opts: opts, kernel: k, log: opts.Log, events: make(chan any, 64)}
 }
 
-// Reload asks the daemon to re-read its config (SIGHUP).
+// Reload asks the daemon to re-read its config (SIGHUP). When the queue is
+// full a reload is dropped: the ones queued will read the same file.
 func (d *Daemon) Reload() {
-	d.events <- reloadMsg{}
+	select {
+	case d.events <- reloadMsg{}:
+	default:
+	}
 }
 
 // Run loads the config and runs until ctx ends, then removes every piece
 // of kernel state wanlb added. A config that is invalid at start is an
 // error; later, an invalid config is reported and the last good one kept.
 func (d *Daemon) Run(ctx context.Context) error {
+	ln, err := d.listen()
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer func() {
+		srv.Close()
+		os.Remove(filepath.Join(d.opts.RunDir, SocketName))
+	}()
+
 	c, problems, err := config.Load(d.opts.ConfigDir)
 	if err != nil {
 		return err
@@ -95,7 +128,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if c == nil {
 		return fmt.Errorf("config has %d problems", len(config.Errors(problems)))
 	}
-	d.setConfig(c, problems)
+	d.setConfig(ctx, c, problems)
+	d.adopt()
 
 	linkCtx, stopLinks := context.WithCancel(ctx)
 	linkEvents := make(chan linkmon.Link, 16)
@@ -104,8 +138,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	d.replan("start")
 	d.restartProbers(ctx)
-	statusTick := time.NewTicker(time.Second)
-	defer statusTick.Stop()
+	retryTick := time.NewTicker(time.Second)
+	defer retryTick.Stop()
+	repairTick := time.NewTicker(RepairInterval)
+	defer repairTick.Stop()
+	netifdTick := time.NewTicker(NetifdInterval)
+	defer netifdTick.Stop()
 	for {
 		var scheduleC <-chan time.Time
 		if d.schedule != nil {
@@ -119,20 +157,130 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-scheduleC:
 			d.schedule = nil
 			d.replan("effective time boundary")
-		case <-statusTick.C:
+		case <-retryTick.C:
 			if d.applyFailed {
 				d.replan("retry")
 			}
-			d.writeStatus()
+		case <-repairTick.C:
+			if d.desired != nil && !d.kernel.DataPlane.Intact(d.desired) {
+				d.log.Warn("wanlb's rules were removed by someone else (firewall restart?); restoring them")
+				d.kernel.DataPlane.RequestFullSync()
+				d.replan("repair")
+			}
+		case <-netifdTick.C:
+			if d.refreshNetifd(ctx, "") {
+				d.replan("netifd")
+				d.restartProbers(ctx)
+			}
 		case m := <-d.events:
 			switch m := m.(type) {
 			case roundDone:
 				d.onRound(m)
 			case reloadMsg:
 				d.reload(ctx)
+			case request:
+				m.reply <- d.answer(ctx, m)
 			}
 		}
 	}
+}
+
+// answer serves a control socket request.
+func (d *Daemon) answer(ctx context.Context, r request) any {
+	switch r.kind {
+	case "status":
+		return d.status()
+	case "reload":
+		return d.reload(ctx)
+	case "hotplug":
+		d.log.Info(fmt.Sprintf("hotplug %s %s", r.action, r.iface))
+		if d.refreshNetifd(ctx, r.iface) {
+			d.replan("hotplug " + r.action + " " + r.iface)
+			d.restartProbers(ctx)
+		}
+		return true
+	}
+	return nil
+}
+
+// adopt seeds the marks from the kernel state a previous daemon left
+// (after a crash or kill -9), so every WAN keeps its mark and existing
+// connections their WAN. The first apply then replaces that state in one
+// transaction, with no moment where traffic is unsteered.
+func (d *Daemon) adopt() {
+	marks, err := d.kernel.DataPlane.AdoptMarks()
+	if err != nil || len(marks) == 0 {
+		return
+	}
+	seed := &plan.Plan{MarkMask: d.cfg.Globals.MarkMask}
+	for i := range d.cfg.WANs {
+		w := &d.cfg.WANs[i]
+		if m, ok := marks[d.device(w)]; ok {
+			seed.WANs = append(seed.WANs, plan.WAN{Name: w.Name, Mark: m})
+		}
+	}
+	d.prev = seed
+	d.log.Info(fmt.Sprintf("adopted the marks of %d WANs from a previous run", len(seed.WANs)))
+}
+
+// device is a WAN's L3 device: from the config, else from netifd.
+func (d *Daemon) device(w *config.WAN) string {
+	if w.Device != "" {
+		return w.Device
+	}
+	return d.ifaces[w.Name].Device
+}
+
+// refreshNetifd asks netifd about one WAN (by interface name) or, with "",
+// every WAN. It reports whether anything the plan uses changed.
+func (d *Daemon) refreshNetifd(ctx context.Context, only string) bool {
+	if d.kernel.Netifd == nil {
+		return false
+	}
+	if d.ifaces == nil {
+		d.ifaces = map[string]netifd.Interface{}
+	}
+	changed := false
+	for _, w := range d.cfg.WANs {
+		if (only != "" && w.Name != only) || !w.Enabled {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ifc, err := d.kernel.Netifd(qctx, w.Name)
+		cancel()
+		if err != nil {
+			d.log.Debug(fmt.Sprintf("netifd %s: %v", w.Name, err))
+			ifc = netifd.Interface{Name: w.Name}
+		}
+		old := d.ifaces[w.Name]
+		d.ifaces[w.Name] = ifc
+		if old.Up != ifc.Up || old.Device != ifc.Device || old.Gateway != ifc.Gateway || !slices.Equal(old.DNS, ifc.DNS) {
+			changed = true
+			d.log.Info(fmt.Sprintf("netifd: %s up=%v device=%s gateway=%s dns=%v", w.Name, ifc.Up, ifc.Device, ifc.Gateway, ifc.DNS))
+			if dev := d.device(&w); dev != "" {
+				d.links[dev] = linkmon.Get(dev)
+			}
+			if t := d.trackers[w.Name]; t != nil {
+				if ch, ok := t.Carrier(d.carrier(&w), time.Now()); ok {
+					d.logChange(w.Name, ch)
+				}
+			}
+		}
+	}
+	return changed
+}
+
+// carrier is whether a WAN's link is usable at layer 2: its device has
+// carrier and, when netifd knows the interface, netifd has it up.
+func (d *Daemon) carrier(w *config.WAN) bool {
+	dev := d.device(w)
+	if dev == "" || !d.links[dev].Carrier {
+		return false
+	}
+	if ifc, ok := d.ifaces[w.Name]; ok && d.kernel.Netifd != nil && (w.Device == "" || ifc.Device != "") {
+		return ifc.Up
+	}
+	return true
 }
 
 func (d *Daemon) logProblems(ps []config.Problem) {
@@ -149,16 +297,18 @@ var levels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelI
 
 // setConfig makes c the running config, keeping each WAN's tracker (and so
 // its state) when the WAN still exists.
-func (d *Daemon) setConfig(c *config.Config, problems []config.Problem) {
+func (d *Daemon) setConfig(ctx context.Context, c *config.Config, problems []config.Problem) {
 	d.cfg, d.problems = c, problems
 	if d.opts.Level != nil {
 		d.opts.Level.Set(levels[c.Globals.LogLevel])
 	}
-	old := d.trackers
-	d.trackers = map[string]*tracker.Tracker{}
 	if d.links == nil {
 		d.links = map[string]linkmon.Link{}
 	}
+	// netifd first: a new WAN's tracker starts from its real link state.
+	d.refreshNetifd(ctx, "")
+	old := d.trackers
+	d.trackers = map[string]*tracker.Tracker{}
 	now := time.Now()
 	for i := range c.WANs {
 		w := &c.WANs[i]
@@ -168,36 +318,45 @@ func (d *Daemon) setConfig(c *config.Config, problems []config.Problem) {
 			d.trackers[w.Name] = t
 			continue
 		}
-		initial := tracker.Connecting
+		// A WAN starts online when its link is up: traffic keeps its
+		// shape across a restart (a backup stays on standby) and probes
+		// take a dead WAN down within down x interval + timeout.
+		initial := tracker.Online
 		if !w.Enabled {
 			initial = tracker.Disabled
 		}
 		t := tracker.New(tracker.SettingsFrom(w), initial, now)
-		if w.Device != "" {
-			l := linkmon.Get(w.Device)
-			d.links[w.Device] = l
-			t.Carrier(l.Carrier, now)
+		if dev := d.device(w); dev != "" {
+			d.links[dev] = linkmon.Get(dev)
 		}
+		t.Carrier(d.carrier(w), now)
 		d.trackers[w.Name] = t
 	}
 }
 
-func (d *Daemon) reload(ctx context.Context) {
+func (d *Daemon) reload(ctx context.Context) ReloadResult {
 	c, problems, err := config.Load(d.opts.ConfigDir)
 	if err == nil && c == nil {
 		err = fmt.Errorf("%d problems", len(config.Errors(problems)))
 	}
+	d.logProblems(problems)
+	var res ReloadResult
+	for _, p := range problems {
+		res.Problems = append(res.Problems, p.String())
+	}
 	if err != nil {
-		d.logProblems(problems)
 		d.log.Error("reload refused, keeping the running config: " + err.Error())
 		d.problems = problems
-		d.writeStatus()
-		return
+		if len(res.Problems) == 0 {
+			res.Problems = []string{err.Error()}
+		}
+		return res
 	}
-	d.logProblems(problems)
-	d.setConfig(c, problems)
+	d.setConfig(ctx, c, problems)
 	d.replan("reload")
 	d.restartProbers(ctx)
+	res.Applied = true
+	return res
 }
 
 func (d *Daemon) onLink(l linkmon.Link) {
@@ -209,10 +368,10 @@ func (d *Daemon) onLink(l linkmon.Link) {
 	now := time.Now()
 	changed := false
 	for _, w := range d.cfg.WANs {
-		if w.Device != l.Device {
+		if d.device(&w) != l.Device {
 			continue
 		}
-		if ch, ok := d.trackers[w.Name].Carrier(l.Carrier, now); ok {
+		if ch, ok := d.trackers[w.Name].Carrier(d.carrier(&w), now); ok {
 			d.logChange(w.Name, ch)
 			changed = true
 		}
@@ -248,22 +407,29 @@ func (d *Daemon) logChange(wan string, ch tracker.Change) {
 		return
 	}
 	w, _ := d.cfg.WAN(wan)
-	d.runHook(action, wan, w.Device)
+	d.runHook(action, wan, d.device(w))
 }
 
 // states is the plan's view of every WAN now.
 func (d *Daemon) states() map[string]plan.WANState {
 	out := map[string]plan.WANState{}
-	for _, w := range d.cfg.WANs {
-		if w.Device == "" {
+	for i := range d.cfg.WANs {
+		w := &d.cfg.WANs[i]
+		dev := d.device(w)
+		if dev == "" {
 			continue
 		}
-		t := d.trackers[w.Name]
+		ifc := d.ifaces[w.Name]
+		gw := w.Gateway
+		if !gw.IsValid() && (w.Device == "" || ifc.Device == w.Device) {
+			gw = ifc.Gateway
+		}
 		out[w.Name] = plan.WANState{
-			Device:  w.Device,
-			Gateway: w.Gateway,
-			Carrier: d.links[w.Device].Carrier,
-			Online:  t.Usable(),
+			Device:  dev,
+			Gateway: gw,
+			Carrier: d.carrier(w),
+			Online:  d.trackers[w.Name].Usable(),
+			DNS:     ifc.DNS,
 		}
 	}
 	return out
@@ -282,9 +448,9 @@ func (d *Daemon) replan(why string) {
 		// computes a fresh one.
 		d.log.Error("apply failed, retrying: " + err.Error())
 		d.prev = p
-		d.writeStatus()
 		return
 	}
+	d.desired = res.Desired
 	if res.Changed() {
 		d.log.Info(fmt.Sprintf("applied (%s) in %s; %s", why, time.Since(start).Round(time.Millisecond), shares(p)))
 	}
@@ -303,7 +469,6 @@ func (d *Daemon) replan(why string) {
 	}
 	d.prev = p
 	d.armSchedule(now)
-	d.writeStatus()
 }
 
 func shares(p *plan.Plan) string {
@@ -462,7 +627,6 @@ func (d *Daemon) stop() error {
 	}
 	d.proberWG.Wait()
 	d.hooks.Wait()
-	os.Remove(statusPath(d.opts.RunDir))
 	if err := d.kernel.DataPlane.Flush(); err != nil {
 		return fmt.Errorf("flush on stop: %w", err)
 	}
@@ -470,5 +634,5 @@ func (d *Daemon) stop() error {
 	return nil
 }
 
-// ErrNotRunning is returned by ReadStatus when no daemon is running.
+// ErrNotRunning is returned by Client calls when no daemon answers.
 var ErrNotRunning = errors.New("wanlb daemon is not running")

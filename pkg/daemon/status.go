@@ -2,13 +2,10 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/wanlb/wanlb/pkg/dataplane"
@@ -17,6 +14,7 @@ import (
 // Status is what `wanlb status --json` prints (DESIGN section 4).
 type Status struct {
 	PID      int         `json:"pid"`
+	Version  string      `json:"version,omitempty"`
 	Updated  time.Time   `json:"updated"`
 	WANs     []WANStatus `json:"wans"`
 	Problems []string    `json:"problems,omitempty"` // of the config on disk, when it was refused
@@ -38,8 +36,6 @@ type WANStatus struct {
 	Mark    string    `json:"mark,omitempty"`
 }
 
-func statusPath(runDir string) string { return filepath.Join(runDir, "status.json") }
-
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 // status builds the current Status.
@@ -53,10 +49,12 @@ func (d *Daemon) status() Status {
 		ws := WANStatus{
 			Name: w.Name, Label: w.DisplayName(), State: string(t.State()),
 			RTTms: round2(float64(t.RTT()) / float64(time.Millisecond)), LossPct: round2(t.Loss()),
-			Since: t.Since().UTC(), Device: w.Device,
+			Since: t.Since().UTC(), Device: d.device(&w),
 		}
-		if w.Gateway.IsValid() {
-			ws.Gateway = w.Gateway.String()
+		if d.prev != nil {
+			if pw, ok := d.prev.WAN(w.Name); ok && pw.Gateway.IsValid() {
+				ws.Gateway = pw.Gateway.String()
+			}
 		}
 		if d.prev != nil {
 			if pw, ok := d.prev.WAN(w.Name); ok {
@@ -68,42 +66,6 @@ func (d *Daemon) status() Status {
 		s.WANs = append(s.WANs, ws)
 	}
 	return s
-}
-
-// writeStatus publishes the status atomically for `wanlb status`.
-func (d *Daemon) writeStatus() {
-	if err := os.MkdirAll(d.opts.RunDir, 0o755); err != nil {
-		d.log.Warn("status: " + err.Error())
-		return
-	}
-	b, err := json.MarshalIndent(d.status(), "", "  ")
-	if err != nil {
-		return
-	}
-	tmp := statusPath(d.opts.RunDir) + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err == nil {
-		err = os.Rename(tmp, statusPath(d.opts.RunDir))
-		if err != nil {
-			d.log.Warn("status: " + err.Error())
-		}
-	}
-}
-
-// ReadStatus reads the running daemon's status.
-func ReadStatus(runDir string) (Status, error) {
-	var s Status
-	b, err := os.ReadFile(statusPath(runDir))
-	if err != nil {
-		return s, ErrNotRunning
-	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("status file: %w", err)
-	}
-	// A daemon killed with SIGKILL leaves its file behind.
-	if s.PID <= 0 || syscall.Kill(s.PID, 0) != nil {
-		return s, ErrNotRunning
-	}
-	return s, nil
 }
 
 // HookTimeout bounds the hook script.

@@ -28,6 +28,8 @@ type Firewall interface {
 	EnsureJump(table, builtin string, rule []string) error
 	// DeleteJump removes the rule from builtin; a missing rule is fine.
 	DeleteJump(table, builtin string, rule []string) error
+	// HasJump reports whether builtin holds the rule.
+	HasJump(table, builtin string, rule []string) (bool, error)
 }
 
 // Routing is wanlb's access to ip rules and routes (IPv4).
@@ -273,4 +275,45 @@ func (d *DataPlane) Flush() error {
 	}
 	d.lastMangle, d.lastChains, d.fullSync = nil, nil, true
 	return errors.Join(errs...)
+}
+
+// Intact reports whether the state of the last apply is still in the
+// kernel, judged by canaries that cost one iptables process and one netlink
+// dump: the PREROUTING jump (a firewall restart or `fw4 flush` deletes the
+// chains and jumps) and the ip rules. The daemon checks it every few
+// seconds and re-applies in full when it is false.
+func (d *DataPlane) Intact(want *Desired) bool {
+	if len(want.Chains) > 0 {
+		ok, err := d.fw.HasJump("mangle", hookJumps[0].builtin, jumpRule(hookJumps[0].chain))
+		if err != nil || !ok {
+			return false
+		}
+	}
+	have, err := d.rt.Rules()
+	if err != nil {
+		return false
+	}
+	for _, r := range want.Rules {
+		if !slices.Contains(have, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// AdoptMarks reads which device each of wanlb's routing tables routes to,
+// as mark indexes by device: a daemon restarted after a crash keeps every
+// WAN's mark, so existing connections keep their WAN.
+func (d *DataPlane) AdoptMarks() (map[string]uint32, error) {
+	routes, err := d.rt.Routes()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint32{}
+	for _, r := range routes {
+		if r.Type == RouteUnicast && r.Device != "" {
+			out[r.Device] = uint32(r.Table - TableBase)
+		}
+	}
+	return out, nil
 }

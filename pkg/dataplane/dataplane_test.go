@@ -42,6 +42,13 @@ func wan(name string, mark uint32, dev, gw string) plan.WAN {
 
 func mem(name string, share float64) plan.Member { return plan.Member{WAN: name, Share: share} }
 
+func withDNS(w plan.WAN, dns ...string) plan.WAN {
+	for _, d := range dns {
+		w.DNS = append(w.DNS, netip.MustParseAddr(d))
+	}
+	return w
+}
+
 func balanced(ms ...plan.Member) plan.Group { return plan.Group{Action: plan.Balance, Members: ms} }
 
 // plans is a sequence a router might go through.
@@ -53,7 +60,7 @@ var plans = []struct {
 		WANs:    []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), wan("wanb", 2, "wan2", "198.18.12.1")},
 		Default: balanced(mem("wan", 0.75), mem("wanb", 0.25))}},
 	{"three-wans-rules", &plan.Plan{Enabled: true, MarkMask: 0x3f000000,
-		WANs:    []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), wan("wanb", 2, "wan2", "198.18.12.1"), wan("lte", 3, "wwan0", "")},
+		WANs:    []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), withDNS(wan("wanb", 2, "wan2", "198.18.12.1"), "198.18.200.53", "198.18.200.54"), wan("lte", 3, "wwan0", "")},
 		Default: balanced(mem("wan", 0.5), mem("wanb", 0.25), mem("lte", 0.25)),
 		Rules: []plan.RuleGroup{
 			{Rule: config.Rule{ID: "voip", Proto: config.ProtoUDP, DestPort: []config.PortRange{{From: 5060, To: 5061}, {From: 10000, To: 20000}}}, Group: balanced(mem("wanb", 1))},

@@ -112,6 +112,11 @@ func (f *fakeFirewall) EnsureJump(table, builtin string, rule []string) error {
 	return nil
 }
 
+func (f *fakeFirewall) HasJump(table, builtin string, rule []string) (bool, error) {
+	f.execs++
+	return slices.Contains(f.chains[builtin], strings.Join(rule, " ")), nil
+}
+
 func (f *fakeFirewall) DeleteJump(table, builtin string, rule []string) error {
 	f.execs++
 	r := strings.Join(rule, " ")

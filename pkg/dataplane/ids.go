@@ -28,9 +28,14 @@ const (
 	// networks, VPN routes) use it without copying routes into every WAN
 	// table; only default-route traffic reaches the fwmark rules.
 	RulePrioSuppress = RulePrioBase
-	// A mark index i gets the fwmark rule at RulePrioBase+i (i <= 255, as
+	// RulePrioDNS: "to <server> lookup <WAN table>" for the DNS servers
+	// netifd learned on each WAN. ISPs often refuse queries from other
+	// networks; mwan3 users lose DNS after failover for this reason.
+	RulePrioDNS = RulePrioBase + 10
+	// RulePrioMark + i is the fwmark rule of mark index i (i <= 255, as
 	// the mark mask has at most 8 bits); the range ends at RulePrioEnd.
-	RulePrioEnd = RulePrioBase + 256
+	RulePrioMark = RulePrioBase + 100
+	RulePrioEnd  = RulePrioMark + 256
 
 	// TableBase + mark index is the routing table of that mark: 3001..3255,
 	// clear of mwan3 (1..250), Tailscale (52) and the kernel's 253-255.

@@ -97,6 +97,15 @@ func (t *IPTables) EnsureJump(table, builtin string, rule []string) error {
 	return t.ipt.Insert(table, builtin, 1, rule...)
 }
 
+// HasJump reports whether builtin holds rule; a missing chain is false.
+func (t *IPTables) HasJump(table, builtin string, rule []string) (bool, error) {
+	ok, err := t.ipt.ChainExists(table, rule[len(rule)-1])
+	if err != nil || !ok {
+		return false, err
+	}
+	return t.ipt.Exists(table, builtin, rule...)
+}
+
 // DeleteJump removes rule from builtin if it is there. iptables cannot even
 // check for a jump to a chain that does not exist, and then there is no
 // jump to delete.
@@ -149,6 +158,12 @@ func (n *Netlink) Rules() ([]IPRule, error) {
 		if r.Mask != nil {
 			ir.Mask = *r.Mask
 		}
+		if r.Dst != nil {
+			if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
+				ones, _ := r.Dst.Mask.Size()
+				ir.Dst = netip.PrefixFrom(a.Unmap(), ones)
+			}
+		}
 		if owned(ir) {
 			out = append(out, ir)
 		}
@@ -168,6 +183,9 @@ func (n *Netlink) rule(r IPRule) *netlink.Rule {
 	}
 	if r.Suppress {
 		nr.SuppressPrefixlen = 0
+	}
+	if r.Dst.IsValid() {
+		nr.Dst = &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), r.Dst.Addr().BitLen())}
 	}
 	return nr
 }

@@ -17,7 +17,8 @@ import (
 // IPRule is one ip rule wanlb owns.
 type IPRule struct {
 	Priority int
-	Mark     uint32 // with Mask; 0/0 = no fwmark selector
+	Dst      netip.Prefix // invalid = any destination
+	Mark     uint32       // with Mask; 0/0 = no fwmark selector
 	Mask     uint32
 	Table    int
 	// Suppress is "suppress_prefixlength 0": ignore a default route found
@@ -27,6 +28,9 @@ type IPRule struct {
 
 func (r IPRule) String() string {
 	s := fmt.Sprintf("%d: from all", r.Priority)
+	if r.Dst.IsValid() {
+		s += " to " + r.Dst.String()
+	}
 	if r.Mask != 0 {
 		s += fmt.Sprintf(" fwmark %#x/%#x", r.Mark, r.Mask)
 	}
@@ -141,7 +145,12 @@ func Render(p *plan.Plan) (*Desired, error) {
 	// ip rules and routes.
 	d.Rules = append(d.Rules, IPRule{Priority: RulePrioSuppress, Table: tableMain, Suppress: true})
 	for _, w := range p.WANs {
-		d.Rules = append(d.Rules, IPRule{Priority: RulePrioBase + int(w.Mark), Mark: m.value(w.Mark), Mask: p.MarkMask, Table: table(w.Mark)})
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(w.Mark), Mark: m.value(w.Mark), Mask: p.MarkMask, Table: table(w.Mark)})
+		for _, dns := range w.DNS {
+			if dns.Is4() {
+				d.Rules = append(d.Rules, IPRule{Priority: RulePrioDNS, Dst: netip.PrefixFrom(dns, 32), Table: table(w.Mark)})
+			}
+		}
 		r := Route{Table: table(w.Mark), Device: w.Device}
 		if w.Gateway.IsValid() {
 			if !w.Gateway.Is4() {
@@ -155,7 +164,7 @@ func Render(p *plan.Plan) (*Desired, error) {
 		idx uint32
 		typ RouteType
 	}{{m.blackhole(), RouteBlackhole}, {m.unreachable(), RouteUnreachable}} {
-		d.Rules = append(d.Rules, IPRule{Priority: RulePrioBase + int(res.idx), Mark: m.value(res.idx), Mask: p.MarkMask, Table: table(res.idx)})
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(res.idx), Mark: m.value(res.idx), Mask: p.MarkMask, Table: table(res.idx)})
 		d.Routes = append(d.Routes, Route{Table: table(res.idx), Type: res.typ})
 	}
 

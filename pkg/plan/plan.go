@@ -16,10 +16,11 @@ import (
 
 // WANState is what the rest of the daemon knows about one WAN right now.
 type WANState struct {
-	Device  string     // L3 device; "" when unknown (the WAN is then left out)
-	Gateway netip.Addr // next hop; invalid for point-to-point links
-	Carrier bool       // the device is up and has carrier
-	Online  bool       // online detection says the WAN reaches the internet
+	Device  string       // L3 device; "" when unknown (the WAN is then left out)
+	Gateway netip.Addr   // next hop; invalid for point-to-point links
+	Carrier bool         // the device is up and has carrier
+	Online  bool         // online detection says the WAN reaches the internet
+	DNS     []netip.Addr // DNS servers learned on this WAN; always reached through it
 }
 
 // Input is everything Compute looks at.
@@ -69,6 +70,7 @@ type WAN struct {
 	Mark    uint32 // index inside the mark mask, 1..MaxMarkIndex
 	Device  string
 	Gateway netip.Addr
+	DNS     []netip.Addr
 	Usable  bool    // enabled, carrier, online
 	Standby bool    // held back by a link backup entry
 	Active  bool    // receives new connections now
@@ -122,7 +124,7 @@ func Compute(in Input) *Plan {
 		}
 		carrier[w.Name] = st.Carrier
 		usable[w.Name] = st.Carrier && (st.Online || w.Detection == config.DetectAlwaysOnline)
-		p.WANs = append(p.WANs, WAN{Name: w.Name, Device: st.Device, Gateway: st.Gateway, Usable: usable[w.Name]})
+		p.WANs = append(p.WANs, WAN{Name: w.Name, Device: st.Device, Gateway: st.Gateway, DNS: st.DNS, Usable: usable[w.Name]})
 	}
 	assignMarks(p, in.Prev)
 

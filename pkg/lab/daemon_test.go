@@ -1,0 +1,282 @@
+package lab_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wanlb/wanlb/pkg/lab"
+	"github.com/wanlb/wanlb/pkg/netifd"
+)
+
+// netifdWANs is the UCI text for WANs that leave device and gateway to
+// netifd, as a router's config does.
+func netifdWANs(l *lab.Lab, weights ...int) string {
+	var b strings.Builder
+	for i, isp := range l.ISPs {
+		w := 1
+		if i < len(weights) {
+			w = weights[i]
+		}
+		fmt.Fprintf(&b, "config wan 'wan%d'\n\toption weight '%d'\n%s\n", isp.Index, w, targets)
+	}
+	return b.String()
+}
+
+// fakeNetifd writes a stand-in ubus answering like netifd for the lab's
+// WANs; up lists the ISPs whose interface is up.
+func fakeNetifd(t *testing.T, l *lab.Lab, dir string, up ...int) {
+	ifaces := map[string]netifd.Interface{}
+	for _, isp := range l.ISPs {
+		ifc := netifd.Interface{Name: fmt.Sprintf("wan%d", isp.Index)}
+		for _, k := range up {
+			if k == isp.Index {
+				ifc.Up, ifc.Device, ifc.Gateway = true, isp.RouterDev, isp.Gateway
+			}
+		}
+		if isp.Index == 2 {
+			ifc.DNS = []netip.Addr{netip.MustParseAddr("198.18.100.53")}
+		}
+		ifaces[ifc.Name] = ifc
+	}
+	if _, err := netifd.FakeUbusScript(dir, ifaces); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startDaemonWithUbus runs the daemon with the stand-in ubus first on PATH.
+func startDaemonWithUbus(t *testing.T, l *lab.Lab, ubusDir, config string) *daemonRun {
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failoverDNS(t, l)
+	d := &daemonRun{t: t, l: l, bin: bin, configDir: t.TempDir(), runDir: t.TempDir()}
+	d.writeConfig(config)
+	d.start(ubusDir)
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", d.proc.Output())
+		}
+	})
+	return d
+}
+
+func (d *daemonRun) start(ubusDir string) {
+	var err error
+	d.stopped = false
+	d.proc, err = d.l.Start(d.l.Router, "env", "PATH="+ubusDir+":"+os.Getenv("PATH"), d.bin,
+		"--config-dir", d.configDir, "--run-dir", d.runDir, "daemon")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// cli runs a wanlb command in the router namespace.
+func (d *daemonRun) cli(args ...string) (string, error) {
+	return d.l.Exec(d.l.Router, d.bin, append([]string{"--config-dir", d.configDir, "--run-dir", d.runDir}, args...)...)
+}
+
+// balanced waits until new connections from the client use every ISP in
+// want again, for up to within.
+func balanced(t *testing.T, l *lab.Lab, within time.Duration, want ...int) {
+	t.Helper()
+	end := time.Now().Add(within)
+	var c map[int]int
+	for time.Now().Before(end) {
+		c = counts(t, l, 60)
+		ok := c[0] == 0
+		for _, k := range want {
+			ok = ok && c[k] > 0
+		}
+		if ok {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("connections not balanced over %v within %s: %v", want, within, c)
+}
+
+func TestDaemonLifecycle(t *testing.T) {
+	lab.RequireRoot(t)
+	l := newLab(t, lab.Options{ISPs: 2})
+	ubus := t.TempDir()
+	fakeNetifd(t, l, ubus, 1, 2)
+	if _, err := l.Exec(l.Internet, "ip", "addr", "add", "198.18.100.53/32", "dev", "lo"); err != nil {
+		t.Fatal(err)
+	}
+	stopDNS, err := l.ServeWhoami(l.Internet, "198.18.100.53:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopDNS()
+	d := startDaemonWithUbus(t, l, ubus, netifdWANs(l))
+
+	// Start: devices and gateways come from netifd.
+	d.waitAllOnline(15 * time.Second)
+	if w := d.wan("wan2"); w.Device != "wan2" || w.Gateway != "198.18.12.1" || !w.Active {
+		t.Fatalf("wan2 from netifd: %+v", w)
+	}
+	out, err := d.cli("status")
+	if err != nil || !strings.Contains(out, "wan1") || !strings.Contains(out, "online") {
+		t.Fatalf("status table: %v\n%s", err, out)
+	}
+	balanced(t, l, 5*time.Second, 1, 2)
+
+	// The DNS server netifd learned on wan2 is always reached through wan2.
+	for i := 0; i < 20; i++ {
+		remote, err := l.WhoamiAt(l.Client, "198.18.100.53:53")
+		if err != nil || l.ISPOf(remote) != 2 {
+			t.Fatalf("connection %d to wan2's DNS server went %q (%v), want through wan2", i, remote, err)
+		}
+	}
+
+	// A long-lived connection on wan1 must survive reloads, repair and a
+	// restart (wan2 goes down below, which rightly ends wan2's connections).
+	echoServer(t, l, "198.18.100.1:9")
+	var conn net.Conn
+	for i := 0; i < 50 && conn == nil; i++ {
+		c, err := l.DialTCP(l.Client, "198.18.100.1:9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil && l.ISPOf(strings.TrimSpace(line)) == 1 {
+			conn = c
+		} else {
+			c.Close()
+		}
+	}
+	if conn == nil {
+		t.Fatal("no connection landed on wan1 in 50 tries")
+	}
+	defer conn.Close()
+	ping := func(what string) {
+		t.Helper()
+		conn.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := fmt.Fprintln(conn, what); err != nil {
+			t.Fatalf("long connection broke %s: %v", what, err)
+		}
+		buf := make([]byte, 256)
+		if _, err := conn.Read(buf); err != nil {
+			t.Fatalf("long connection broke %s: %v", what, err)
+		}
+	}
+	ping("before reload")
+
+	// A bad config is refused; the daemon keeps its last good one.
+	d.writeConfig(netifdWANs(l) + "config wan 'wan9'\n\toption weight '500'\n")
+	out, err = d.cli("reload")
+	if err == nil || !strings.Contains(out, "wanlb.wan9.weight: must be between 1 and 100 (got '500')") {
+		t.Fatalf("bad reload: %v\n%s", err, out)
+	}
+	if s, _ := d.status(); len(s.Problems) == 0 {
+		t.Error("status does not show the refused config's problems")
+	}
+	balanced(t, l, 5*time.Second, 1, 2)
+
+	// A good config with new weights applies only the difference.
+	d.writeConfig(netifdWANs(l, 3, 1))
+	if out, err := d.cli("reload"); err != nil {
+		t.Fatalf("good reload: %v\n%s", err, out)
+	}
+	if w := d.wan("wan1"); w.Share != 0.75 {
+		t.Errorf("after reload wan1 share %v, want 0.75", w.Share)
+	}
+	ping("after reload")
+
+	// Repair: a firewall restart empties the mangle table.
+	if _, err := l.Exec(l.Router, "iptables", "-w", "-t", "mangle", "-F"); err != nil {
+		t.Fatal(err)
+	}
+	flushed := time.Now()
+	for {
+		if out, _ := l.Exec(l.Router, "iptables", "-w", "-t", "mangle", "-S", "PREROUTING"); strings.Contains(out, "wanlb_pre") {
+			t.Logf("rules restored %s after the mangle table was flushed", time.Since(flushed).Round(100*time.Millisecond))
+			break
+		}
+		if time.Since(flushed) > 10*time.Second {
+			t.Fatal("rules not restored within 10s of a mangle flush")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	balanced(t, l, 5*time.Second, 1, 2)
+
+	// Hotplug: netifd says wan2 went down.
+	fakeNetifd(t, l, ubus, 1)
+	if out, err := d.cli("hotplug", "ifdown", "wan2"); err != nil {
+		t.Fatalf("hotplug: %v\n%s", err, out)
+	}
+	d.waitState("wan2", "offline", 3*time.Second)
+	if c := counts(t, l, 40); c[1] != 40 {
+		t.Errorf("with wan2 down in netifd, connections went %v", c)
+	}
+	fakeNetifd(t, l, ubus, 1, 2)
+	d.cli("hotplug", "ifup", "wan2")
+	d.waitState("wan2", "online", 15*time.Second)
+
+	// kill -9 and restart: new connections keep working throughout.
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := l.Whoami(l.Client, 80); err != nil {
+				failed.Add(1)
+			} else {
+				ok.Add(1)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	d.proc.Cmd.Process.Signal(syscall.SIGKILL)
+	d.proc.Wait()
+	d.stopped = true
+	time.Sleep(500 * time.Millisecond) // traffic with no daemon: kernel state stays
+	d.start(ubus)
+	d.waitAllOnline(15 * time.Second)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	<-done
+	t.Logf("through kill -9 and restart: %d connections, %d failed", ok.Load()+failed.Load(), failed.Load())
+	if failed.Load() > 0 || ok.Load() < 20 {
+		t.Errorf("through kill -9 and restart: %d ok, %d failed", ok.Load(), failed.Load())
+	}
+	if !strings.Contains(d.proc.Output(), "adopted the marks of 2 WANs") {
+		t.Errorf("restart did not adopt the marks:\n%s", d.proc.Output())
+	}
+	ping("after kill -9 and restart")
+
+	// Failover still works in the restarted daemon.
+	l.Blackhole(1)
+	d.waitState("wan1", "offline", 10*time.Second)
+	l.Heal(1)
+
+	// SIGTERM: a clean stop removes every rule.
+	d.stop()
+	if out, _ := l.Exec(l.Router, "ip", "rule"); strings.Contains(out, "lookup 30") {
+		t.Errorf("ip rules left after stop:\n%s", out)
+	}
+	if out, _ := l.Exec(l.Router, "iptables", "-w", "-t", "mangle", "-S"); strings.Contains(out, "wanlb") {
+		t.Errorf("chains left after stop:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(d.runDir, "wanlb.sock")); err == nil {
+		t.Error("control socket left after stop")
+	}
+}
