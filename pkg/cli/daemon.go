@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -21,8 +22,20 @@ import (
 // daemonCmd runs the daemon until SIGTERM or SIGINT (which remove wanlb's
 // kernel state); SIGHUP reloads the config.
 func daemonCmd(configDir, runDir string, env Env) int {
+	// Routers have 64-256 MB. The daemon's live heap is a few MB; trading a
+	// little GC CPU for half the default heap slack keeps it small. The
+	// soft limit only makes the GC work harder near it, never fails.
+	debug.SetGCPercent(50)
+	debug.SetMemoryLimit(12 << 20)
 	level := new(slog.LevelVar)
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	// No timestamps: procd hands stderr to logd, which adds its own.
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
 	dp, closeFn, err := env.Kernel()
 	if err != nil {
 		log.Error(err.Error())

@@ -513,7 +513,10 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "wanlb")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/wanlb/wanlb/cmd/wanlb").CombinedOutput()
+	// Built as it ships (stripped, static), so footprint figures are real.
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "github.com/wanlb/wanlb/cmd/wanlb")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
