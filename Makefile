@@ -32,7 +32,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-test: deps lint build-all unit lab fuzz qemu
+test: deps lint build-all unit lab fuzz qemu ipk
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -59,10 +59,29 @@ qemu:
 	GOOS=linux GOARCH=arm64                   CGO_ENABLED=0 $(GO) test -count=1 -exec qemu-aarch64-static $(UNIT_PKGS)
 
 # Benchmarks in the lab (root): apply cost against per-rule iptables calls,
-# then failover and recovery times (medians of repeated runs, ~6 minutes).
-bench: deps
+# failover and recovery times (medians of repeated runs), the daemon's RSS
+# and CPU with 4 WANs probing, and binary and .ipk sizes (~8 minutes).
+bench: deps footprint
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkApply$$' -benchtime 5x ./pkg/lab
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkFootprint$$' -benchtime 1x ./pkg/lab
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkFailover$$' -benchtime 1x -timeout 20m ./pkg/lab
 
 clean:
 	rm -rf dist
+
+# OpenWrt packages: dist/wanlb_<version>_<arch>.ipk for mips_24kc,
+# mipsel_24kc, arm_cortex-a7_neon-vfpv4, aarch64_cortex-a53 and x86_64,
+# built by cmd/mkipk (pkg/ipk) with the plain Go toolchain, then checked
+# (format, control fields, modes, owners, ELF machine) by TestDistIPKs.
+# The version comes from git (0.0.0-<commits>-g<hash> until a v* tag
+# exists); IPK_VERSION=... overrides it.
+ipk:
+	$(GO) run ./cmd/mkipk all -out dist -files files -go $(GO) $(if $(IPK_VERSION),-version '$(IPK_VERSION)')
+	WANLB_IPK_DIR=$(CURDIR)/dist $(GO) test -count=1 -run '^TestDistIPKs$$' ./pkg/ipk
+
+# Binary and .ipk size per architecture, and whether the mipsel .ipk is
+# within the 3.5 MB target.
+footprint: ipk
+	@$(GO) run ./cmd/mkipk footprint -out dist
+
+.PHONY: ipk footprint

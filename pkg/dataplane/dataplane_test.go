@@ -139,6 +139,7 @@ func TestApplyTwiceChangesNothing(t *testing.T) {
 
 func TestOneRestorePerApply(t *testing.T) {
 	fw, _, dp := newFakes()
+	dp.hasHMARK() // the one-time feature probe is not part of an apply
 	for _, tc := range plans {
 		n := fw.restores
 		if _, err := dp.Apply(tc.p); err != nil {
@@ -183,8 +184,8 @@ func TestFailedRestoreKeepsOldStateAndResyncs(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := fw.dump()
-	fw.failOn = "HMARK"
-	if _, err := dp.Apply(plans[3].p); err == nil {
+	fw.failOn = "-A wanlb_pre"
+	if _, err := dp.Apply(plans[2].p); err == nil {
 		t.Fatal("apply succeeded although restore failed")
 	}
 	if fw.dump() != good {
@@ -269,5 +270,28 @@ func TestHashBucketsConsistent(t *testing.T) {
 	}
 	if n < Buckets/2 || n == Buckets {
 		t.Errorf("weight 3:1 gave a %d of %d buckets", n, Buckets)
+	}
+}
+
+func TestAppOptimizedWithoutHMARKFallsBack(t *testing.T) {
+	fw, _, dp := newFakes()
+	fw.noHMARK = true
+	res, err := dp.Apply(plans[3].p) // app-optimized
+	if err != nil {
+		t.Fatalf("apply failed instead of falling back: %v", err)
+	}
+	if res.Degraded == "" || !strings.Contains(fw.dump(), "-m statistic --mode random") || strings.Contains(fw.dump(), "HMARK") {
+		t.Fatalf("no per-connection fallback: %q\n%s", res.Degraded, fw.dump())
+	}
+	if _, ok := fw.chains["wanlb_probe"]; ok {
+		t.Fatal("the probe chain was left behind")
+	}
+	// With HMARK, the probe leaves nothing behind either.
+	fw2, _, dp2 := newFakes()
+	if res, err := dp2.Apply(plans[3].p); err != nil || res.Degraded != "" || !strings.Contains(fw2.dump(), "HMARK") {
+		t.Fatalf("with HMARK: %v %q", err, res.Degraded)
+	}
+	if _, ok := fw2.chains["wanlb_probe"]; ok {
+		t.Fatal("the probe chain was left behind")
 	}
 }

@@ -17,6 +17,7 @@ type fakeFirewall struct {
 	restores int
 	execs    int      // processes a real implementation would have spawned
 	failOn   string   // a restore containing this fails, for error paths
+	noHMARK  bool     // the system lacks the HMARK target
 	log      []string // restore inputs, in order
 }
 
@@ -36,6 +37,9 @@ func (f *fakeFirewall) Restore(data []byte) error {
 	f.restores++
 	f.execs++
 	f.log = append(f.log, string(data))
+	if f.noHMARK && strings.Contains(string(data), "HMARK") {
+		return fmt.Errorf("iptables-restore: line 3 failed: Couldn't load target `HMARK'")
+	}
 	if f.failOn != "" && strings.Contains(string(data), f.failOn) {
 		return fmt.Errorf("iptables-restore: line 1 failed (injected)")
 	}
@@ -69,6 +73,8 @@ func (f *fakeFirewall) Restore(data []byte) error {
 				}
 			}
 			next[fields[1]] = append(next[fields[1]], strings.Join(fields[2:], " "))
+		case fields[0] == "-F":
+			next[fields[1]] = nil
 		case fields[0] == "-X":
 			if _, ok := next[fields[1]]; !ok || slices.Contains(builtins, fields[1]) {
 				return fail("no chain to delete " + fields[1])
