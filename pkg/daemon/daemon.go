@@ -69,7 +69,6 @@ type Daemon struct {
 	// applyFailed makes the state goroutine retry the apply every second:
 	// the kernel may refuse for a moment (xtables lock, a device renamed).
 	applyFailed bool
-	degraded    string // last warning about what this system cannot do
 }
 
 // Messages to the state goroutine.
@@ -452,10 +451,6 @@ func (d *Daemon) replan(why string) {
 		return
 	}
 	d.desired = res.Desired
-	if res.Degraded != "" && res.Degraded != d.degraded {
-		d.log.Warn(res.Degraded)
-	}
-	d.degraded = res.Degraded
 	if res.Changed() {
 		d.log.Info(fmt.Sprintf("applied (%s) in %s; %s", why, time.Since(start).Round(time.Millisecond), shares(p)))
 	}

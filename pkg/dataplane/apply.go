@@ -60,10 +60,6 @@ type DataPlane struct {
 	// fullSync forces the next apply to read the kernel instead of
 	// trusting lastMangle: at start, after a failure, after a repair.
 	fullSync bool
-	// hmark is whether the kernel and iptables have the HMARK target,
-	// probed once: stock OpenWrt ships neither its module nor its
-	// extension. nil = not probed yet.
-	hmark *bool
 }
 
 // New returns a DataPlane over the given kernel interfaces.
@@ -77,8 +73,6 @@ type Result struct {
 	RoutesChanged, RoutesGone int
 	Restored                  bool // an iptables-restore ran
 	Desired                   *Desired
-	// Degraded says what of the plan this system cannot do, for the log.
-	Degraded string
 }
 
 // Changed reports whether the apply touched the kernel.
@@ -93,14 +87,6 @@ func (d *DataPlane) RequestFullSync() { d.fullSync = true }
 // Apply reconciles the kernel with p. On error the kernel may hold a mix
 // of the old and new state; the next Apply does a full sync.
 func (d *DataPlane) Apply(p *plan.Plan) (Result, error) {
-	var degraded string
-	if p.AppOptimized && !d.hasHMARK() {
-		// Balance per connection rather than fail the whole apply.
-		cp := *p
-		cp.AppOptimized = false
-		p = &cp
-		degraded = "app_optimized needs the iptables HMARK target, which this system lacks; balancing per connection instead"
-	}
 	want, err := Render(p)
 	if err != nil {
 		return Result{}, fmt.Errorf("render: %w", err)
@@ -109,7 +95,7 @@ func (d *DataPlane) Apply(p *plan.Plan) (Result, error) {
 		return Result{Desired: want}, d.Flush()
 	}
 	res, err := d.apply(want)
-	res.Desired, res.Degraded = want, degraded
+	res.Desired = want
 	if err != nil {
 		d.fullSync = true
 		return res, err
@@ -330,18 +316,4 @@ func (d *DataPlane) AdoptMarks() (map[string]uint32, error) {
 		}
 	}
 	return out, nil
-}
-
-// hasHMARK probes once, with a transaction that creates and deletes a
-// throwaway chain, whether HMARK works here.
-func (d *DataPlane) hasHMARK() bool {
-	if d.hmark == nil {
-		probe := ChainPrefix + "probe"
-		err := d.fw.Restore([]byte("*mangle\n:" + probe + " - [0:0]\n-A " + probe +
-			fmt.Sprintf(" -j HMARK --hmark-tuple src,dst --hmark-mod %d --hmark-offset 1 --hmark-rnd %#x\n", Buckets, hashSeed) +
-			"-F " + probe + "\n-X " + probe + "\nCOMMIT\n"))
-		ok := err == nil
-		d.hmark = &ok
-	}
-	return *d.hmark
 }

@@ -139,7 +139,6 @@ func TestApplyTwiceChangesNothing(t *testing.T) {
 
 func TestOneRestorePerApply(t *testing.T) {
 	fw, _, dp := newFakes()
-	dp.hasHMARK() // the one-time feature probe is not part of an apply
 	for _, tc := range plans {
 		n := fw.restores
 		if _, err := dp.Apply(tc.p); err != nil {
@@ -273,25 +272,13 @@ func TestHashBucketsConsistent(t *testing.T) {
 	}
 }
 
-func TestAppOptimizedWithoutHMARKFallsBack(t *testing.T) {
-	fw, _, dp := newFakes()
-	fw.noHMARK = true
-	res, err := dp.Apply(plans[3].p) // app-optimized
-	if err != nil {
-		t.Fatalf("apply failed instead of falling back: %v", err)
+func TestSetChainNamesFit(t *testing.T) {
+	for _, wan := range []string{"wan", "abcdefghijklmnopqrstuvwxyz012345", "abcdefghijklmnopqrstuvwxyz012346"} {
+		if n := setChain(wan); len(n) > 28 || !strings.HasPrefix(n, ChainPrefix) {
+			t.Errorf("%s -> %q", wan, n)
+		}
 	}
-	if res.Degraded == "" || !strings.Contains(fw.dump(), "-m statistic --mode random") || strings.Contains(fw.dump(), "HMARK") {
-		t.Fatalf("no per-connection fallback: %q\n%s", res.Degraded, fw.dump())
-	}
-	if _, ok := fw.chains["wanlb_probe"]; ok {
-		t.Fatal("the probe chain was left behind")
-	}
-	// With HMARK, the probe leaves nothing behind either.
-	fw2, _, dp2 := newFakes()
-	if res, err := dp2.Apply(plans[3].p); err != nil || res.Degraded != "" || !strings.Contains(fw2.dump(), "HMARK") {
-		t.Fatalf("with HMARK: %v %q", err, res.Degraded)
-	}
-	if _, ok := fw2.chains["wanlb_probe"]; ok {
-		t.Fatal("the probe chain was left behind")
+	if setChain("abcdefghijklmnopqrstuvwxyz012345") == setChain("abcdefghijklmnopqrstuvwxyz012346") {
+		t.Error("long names collide")
 	}
 }

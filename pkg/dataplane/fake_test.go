@@ -17,7 +17,6 @@ type fakeFirewall struct {
 	restores int
 	execs    int      // processes a real implementation would have spawned
 	failOn   string   // a restore containing this fails, for error paths
-	noHMARK  bool     // the system lacks the HMARK target
 	log      []string // restore inputs, in order
 }
 
@@ -31,15 +30,12 @@ func newFakeFirewall() *fakeFirewall {
 	return f
 }
 
-var targets = []string{"ACCEPT", "DROP", "RETURN", "MARK", "CONNMARK", "HMARK"}
+var targets = []string{"ACCEPT", "DROP", "RETURN", "MARK", "CONNMARK"}
 
 func (f *fakeFirewall) Restore(data []byte) error {
 	f.restores++
 	f.execs++
 	f.log = append(f.log, string(data))
-	if f.noHMARK && strings.Contains(string(data), "HMARK") {
-		return fmt.Errorf("iptables-restore: line 3 failed: Couldn't load target `HMARK'")
-	}
 	if f.failOn != "" && strings.Contains(string(data), f.failOn) {
 		return fmt.Errorf("iptables-restore: line 1 failed (injected)")
 	}

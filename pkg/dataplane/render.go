@@ -106,14 +106,14 @@ var hookJumps = []struct{ builtin, chain string }{
 	{"POSTROUTING", chainPost},
 }
 
-// Buckets is the number of hash buckets for Application Optimized Routing.
-// Each bucket is one rule walked by a new connection: 64 keeps that cheap
-// on a small router and gives shares in steps of 1/64.
+// Buckets is the number of hash buckets for Application Optimized Routing:
+// the low 3 bits of the source address times the low 3 bits of the
+// destination, read by xt_u32. u32 rather than HMARK's real hash because
+// stock OpenWrt packages xt_u32 (kmod-ipt-u32) and not HMARK. A pair's
+// bucket depends on its addresses only, so it is the same across restarts;
+// each bucket is one rule a new connection may walk, and 64 gives shares in
+// steps of 1/64.
 const Buckets = 64
-
-// hashSeed keeps HMARK's pair-to-bucket mapping the same across restarts,
-// so a pair keeps its WAN while the WAN set is unchanged.
-const hashSeed = 0x574c4231
 
 var (
 	sectionIDRe = regexp.MustCompile(`^(@rule\[[0-9]+\]|[A-Za-z0-9_]{1,32})$`)
@@ -211,9 +211,10 @@ func Render(p *plan.Plan) (*Desired, error) {
 			add(chain, "-j MARK --set-xmark", hex(m.value(m.blackhole()))+"/"+mask)
 		case plan.Balance:
 			if p.AppOptimized && len(g.Members) > 1 {
-				add(chain, fmt.Sprintf("-j HMARK --hmark-tuple src,dst --hmark-mod %d --hmark-offset 1 --hmark-rnd %#x", Buckets, hashSeed))
-				for i, wan := range HashBuckets(g.Members) {
-					add(chain, fmt.Sprintf("-m mark --mark %#x -j MARK --set-xmark %s/0xffffffff", i+1, hex(marksOf[wan])))
+				// Each bucket goes to the WAN's set chain: the first
+				// matching bucket ends the walk.
+				for b, wan := range HashBuckets(g.Members) {
+					add(chain, fmt.Sprintf("-m u32 --u32 \"12&0x7=%d&&16&0x7=%d\" -g %s", b>>3, b&7, setChain(wan)))
 				}
 				return nil
 			}
@@ -236,6 +237,12 @@ func Render(p *plan.Plan) (*Desired, error) {
 		return nil
 	}
 
+	if p.AppOptimized {
+		for _, w := range p.WANs {
+			d.Chains = append(d.Chains, setChain(w.Name))
+			add(setChain(w.Name), "-j MARK --set-xmark", hex(marksOf[w.Name])+"/"+mask)
+		}
+	}
 	for i, r := range p.Rules {
 		if !sectionIDRe.MatchString(r.Rule.ID) {
 			return nil, fmt.Errorf("rule id %q is not a UCI section id", r.Rule.ID)
@@ -258,6 +265,19 @@ func Render(p *plan.Plan) (*Desired, error) {
 }
 
 func hex(v uint32) string { return fmt.Sprintf("%#x", v) }
+
+// setChain is the chain that marks a new connection for one WAN, the target
+// of the hash buckets. WAN names are UCI section names (at most 32
+// characters of [A-Za-z0-9_]); the chain name keeps to iptables' 28.
+func setChain(wan string) string {
+	name := ChainPrefix + "set_" + wan
+	if len(name) > 28 {
+		h := fnv.New32a()
+		h.Write([]byte(wan))
+		name = fmt.Sprintf("%sset_%s_%08x", ChainPrefix, wan[:6], h.Sum32())
+	}
+	return name
+}
 
 // ruleMatches expands a policy rule into iptables match strings; the rule
 // matches when any of them does.

@@ -62,6 +62,9 @@ func ArchByName(name string) (Arch, bool) {
 //     WAN (pulls kmod-ipt-ipopt).
 //   - iptables-mod-iprange: -m iprange for policy rules with a-b address
 //     ranges (pulls kmod-ipt-iprange).
+//   - iptables-mod-u32: -m u32, the source+destination buckets of
+//     app_optimized (pulls kmod-ipt-u32). HMARK would hash better, but
+//     OpenWrt packages no HMARK.
 //   - kmod-nf-conntrack-netlink: ctnetlink, to delete an offline WAN's
 //     conntrack entries by mark.
 var Depends = []string{
@@ -69,6 +72,7 @@ var Depends = []string{
 	"iptables-mod-conntrack-extra",
 	"iptables-mod-ipopt",
 	"iptables-mod-iprange",
+	"iptables-mod-u32",
 	"kmod-nf-conntrack-netlink",
 }
 
