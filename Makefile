@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/wanlb/wanlb/pkg/cli.Version=$(VERSION)
 # Unit-test packages: everything but the namespace lab, which needs root
 # and a real kernel and so does not run under qemu-user.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/pkg/lab$$')
-DEB_PKGS := iptables iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static
+DEB_PKGS := iptables iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps
 FUZZTIME ?= 20s
 
 .PHONY: build build-all deps test unit lab qemu fuzz lint bench clean

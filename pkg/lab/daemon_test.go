@@ -34,12 +34,21 @@ func netifdWANs(l *lab.Lab, weights ...int) string {
 // fakeNetifd writes a stand-in ubus answering like netifd for the lab's
 // WANs; up lists the ISPs whose interface is up.
 func fakeNetifd(t *testing.T, l *lab.Lab, dir string, up ...int) {
+	fakeNetifdGW(t, l, dir, nil, up...)
+}
+
+// fakeNetifdGW is fakeNetifd with some gateways replaced (a DHCP renewal
+// that moved the gateway).
+func fakeNetifdGW(t *testing.T, l *lab.Lab, dir string, gateways map[int]netip.Addr, up ...int) {
 	ifaces := map[string]netifd.Interface{}
 	for _, isp := range l.ISPs {
 		ifc := netifd.Interface{Name: fmt.Sprintf("wan%d", isp.Index)}
 		for _, k := range up {
 			if k == isp.Index {
 				ifc.Up, ifc.Device, ifc.Gateway = true, isp.RouterDev, isp.Gateway
+				if gw, ok := gateways[isp.Index]; ok {
+					ifc.Gateway = gw
+				}
 			}
 		}
 		if isp.Index == 2 {
@@ -223,6 +232,22 @@ func TestDaemonLifecycle(t *testing.T) {
 	fakeNetifd(t, l, ubus, 1, 2)
 	d.cli("hotplug", "ifup", "wan2")
 	d.waitState("wan2", "online", 15*time.Second)
+
+	// A DHCP renewal moves wan2's gateway: netifd reports it with ifupdate.
+	if _, err := l.Exec(l.ISPs[1].NS, "ip", "addr", "add", "198.18.12.254/24", "dev", "r0"); err != nil {
+		t.Fatal(err)
+	}
+	fakeNetifdGW(t, l, ubus, map[int]netip.Addr{2: netip.MustParseAddr("198.18.12.254")}, 1, 2)
+	if out, err := d.cli("hotplug", "ifupdate", "wan2"); err != nil {
+		t.Fatalf("hotplug ifupdate: %v\n%s", err, out)
+	}
+	if out, _ := l.Exec(l.Router, "ip", "route", "show", "table", "3002"); !strings.Contains(out, "via 198.18.12.254") {
+		t.Fatalf("wan2's table after the gateway moved:\n%s", out)
+	}
+	if w := d.wan("wan2"); w.Gateway != "198.18.12.254" {
+		t.Errorf("status shows wan2 gateway %q", w.Gateway)
+	}
+	balanced(t, l, 5*time.Second, 1, 2)
 
 	// kill -9 and restart: new connections keep working throughout.
 	var ok, failed atomic.Int64
