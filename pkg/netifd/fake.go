@@ -80,6 +80,9 @@ func StatusJSON(iface Interface) ([]byte, error) {
 		for _, d := range iface.DNS {
 			up.DNSServer = append(up.DNSServer, d.String())
 		}
+		for _, a := range iface.Addrs {
+			up.IPv4Address = append(up.IPv4Address, map[string]any{"address": a.Addr().String(), "mask": a.Bits()})
+		}
 		s.fakeUp = up
 	}
 	var b bytes.Buffer

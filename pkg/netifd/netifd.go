@@ -39,6 +39,9 @@ type Interface struct {
 	// device route (nexthop 0.0.0.0, as on point-to-point links).
 	Gateway netip.Addr
 	DNS     []netip.Addr // "dns-server", IPv4 ones only (for now)
+	// Addrs are "ipv4-address" (address and mask): the web UI listens on
+	// them for a `ui.listen` of the form <interface>:<port>.
+	Addrs []netip.Prefix
 }
 
 // ErrNotFound is returned (wrapped) by Client.Status when netifd has no
@@ -173,6 +176,10 @@ type status struct {
 	Proto    string   `json:"proto"`
 	Route    []route  `json:"route"`
 	DNS      []string `json:"dns-server"`
+	IPv4     []struct {
+		Address string `json:"address"`
+		Mask    int    `json:"mask"`
+	} `json:"ipv4-address"`
 	Inactive struct {
 		Route []route `json:"route"`
 	} `json:"inactive"`
@@ -222,6 +229,11 @@ func Parse(name string, statusJSON []byte) (Interface, error) {
 			continue
 		}
 		iface.DNS = append(iface.DNS, a)
+	}
+	for _, a := range s.IPv4 {
+		if addr, err := netip.ParseAddr(a.Address); err == nil && addr.Is4() && a.Mask >= 0 && a.Mask <= 32 {
+			iface.Addrs = append(iface.Addrs, netip.PrefixFrom(addr, a.Mask))
+		}
 	}
 	return iface, nil
 }

@@ -15,6 +15,14 @@ import (
 	"time"
 )
 
+func prefixes(ps ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range ps {
+		out = append(out, netip.MustParsePrefix(p))
+	}
+	return out
+}
+
 func addrs(ss ...string) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range ss {
@@ -43,26 +51,26 @@ func TestParse(t *testing.T) {
 			name: "dhcp wan up",
 			file: "dhcp_up.json",
 			want: Interface{Name: "wan", Up: true, Proto: "dhcp", Device: "eth1",
-				Gateway: netip.MustParseAddr("198.18.1.1"), DNS: addrs("198.18.0.53", "198.18.0.54")},
+				Gateway: netip.MustParseAddr("198.18.1.1"), DNS: addrs("198.18.0.53", "198.18.0.54"), Addrs: prefixes("198.18.1.10/24")},
 		},
 		{
 			// defaultroute 0: netifd keeps the default route under "inactive".
 			name: "dhcp wan with defaultroute 0",
 			file: "dhcp_nodefaultroute.json",
 			want: Interface{Name: "wan", Up: true, Proto: "dhcp", Device: "eth2",
-				Gateway: netip.MustParseAddr("198.18.3.1"), DNS: addrs("198.18.3.1")},
+				Gateway: netip.MustParseAddr("198.18.3.1"), DNS: addrs("198.18.3.1"), Addrs: prefixes("198.18.3.30/24")},
 		},
 		{
 			// OpenWrt's ppp-up adds the default route via the peer (IPREMOTE).
 			name: "pppoe via peer",
 			file: "pppoe.json",
 			want: Interface{Name: "wan", Up: true, Proto: "pppoe", Device: "pppoe-wan",
-				Gateway: netip.MustParseAddr("198.18.2.1"), DNS: addrs("198.18.2.53", "198.18.2.54")},
+				Gateway: netip.MustParseAddr("198.18.2.1"), DNS: addrs("198.18.2.53", "198.18.2.54"), Addrs: prefixes("198.18.2.20/32")},
 		},
 		{
 			name: "pppoe with a device default route",
 			file: "pppoe_ptp.json",
-			want: Interface{Name: "wan", Up: true, Proto: "pppoe", Device: "pppoe-wan", DNS: addrs("198.18.2.53")},
+			want: Interface{Name: "wan", Up: true, Proto: "pppoe", Device: "pppoe-wan", DNS: addrs("198.18.2.53"), Addrs: prefixes("198.18.2.21/32")},
 		},
 		{
 			name: "down",
@@ -76,7 +84,7 @@ func TestParse(t *testing.T) {
 			name: "4g qmi",
 			file: "wwan_qmi.json",
 			want: Interface{Name: "wan", Up: true, Proto: "qmi", Device: "wwan0",
-				Gateway: netip.MustParseAddr("198.18.4.73"), DNS: addrs("198.18.4.53", "198.18.4.54")},
+				Gateway: netip.MustParseAddr("198.18.4.73"), DNS: addrs("198.18.4.53", "198.18.4.54"), Addrs: prefixes("198.18.4.77/29")},
 		},
 		{
 			name: "minimal up, no routes, odd dns entries skipped",
@@ -189,10 +197,10 @@ func TestStatus(t *testing.T) {
 		wantErr string
 	}{
 		{name: "wan", want: Interface{Name: "wan", Up: true, Proto: "dhcp", Device: "eth1",
-			Gateway: netip.MustParseAddr("198.18.1.1"), DNS: addrs("198.18.0.53", "198.18.0.54")}},
-		{name: "wanb", want: Interface{Name: "wanb", Up: true, Proto: "pppoe", Device: "pppoe-wan", DNS: addrs("198.18.2.53")}},
+			Gateway: netip.MustParseAddr("198.18.1.1"), DNS: addrs("198.18.0.53", "198.18.0.54"), Addrs: prefixes("198.18.1.10/24")}},
+		{name: "wanb", want: Interface{Name: "wanb", Up: true, Proto: "pppoe", Device: "pppoe-wan", DNS: addrs("198.18.2.53"), Addrs: prefixes("198.18.2.21/32")}},
 		{name: "wwan", want: Interface{Name: "wwan", Up: true, Proto: "qmi", Device: "wwan0",
-			Gateway: netip.MustParseAddr("198.18.4.73"), DNS: addrs("198.18.4.53", "198.18.4.54")}},
+			Gateway: netip.MustParseAddr("198.18.4.73"), DNS: addrs("198.18.4.53", "198.18.4.54"), Addrs: prefixes("198.18.4.77/29")}},
 		{name: "wanc", want: Interface{Name: "wanc", Proto: "dhcp"}},
 		{name: "nosuch", wantErr: "ubus call network.interface.nosuch status: no such netifd interface (Command failed: Not found)"},
 		{name: "broken", wantErr: "exit status 255: Failed to connect to ubus"},
@@ -329,7 +337,7 @@ func TestStatusTooMuchOutput(t *testing.T) {
 func TestFakeUbusScriptRoundTrip(t *testing.T) {
 	ifaces := map[string]Interface{
 		"wan": {Up: true, Proto: "dhcp", Device: "eth1", Gateway: netip.MustParseAddr("198.18.1.1"),
-			DNS: addrs("198.18.0.53", "198.18.0.54")},
+			DNS: addrs("198.18.0.53", "198.18.0.54"), Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.1.20/24")}},
 		"wanb": {Up: true, Proto: "pppoe", Device: "pppoe-wanb", DNS: addrs("198.18.2.53")},
 		"wwan": {Up: true, Device: "wwan0", Gateway: netip.MustParseAddr("198.18.4.73")},
 		"wanc": {Proto: "dhcp", Device: "eth3"}, // down: netifd prints no l3_device
