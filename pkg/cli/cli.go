@@ -32,6 +32,7 @@ commands:
   daemon            run in the foreground (procd supervises it)
   status [--json]   every WAN: state, active or standby, share, RTT, loss, since
   reload            make the running daemon re-read its config
+  passwd            set the web UI password (ui.auth 'password')
   check             validate the config; exit 1 and one line per problem
   rules             print the kernel state wanlb would apply now, without applying
   flush             remove every route, rule and chain wanlb owns
@@ -44,6 +45,7 @@ options:
 
 // Env is what a command may touch, replaceable in tests.
 type Env struct {
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Kernel opens the data plane of the current network namespace.
 	Kernel func() (*dataplane.DataPlane, func(), error)
@@ -54,7 +56,7 @@ type Env struct {
 
 // DefaultEnv is the real environment.
 func DefaultEnv() Env {
-	return Env{Stdout: os.Stdout, Stderr: os.Stderr, Kernel: dataplane.NewKernel, Carrier: sysfsCarrier, Now: time.Now}
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Kernel: dataplane.NewKernel, Carrier: sysfsCarrier, Now: time.Now}
 }
 
 // Run runs the command line args (without the program name).
@@ -91,6 +93,8 @@ func Run(args []string, env Env) int {
 		return status(*runDir, false, env)
 	case "reload":
 		return reload(*runDir, env)
+	case "passwd":
+		return passwd(*configDir, *runDir, env.Stdin, env)
 	case "check":
 		return check(*configDir, env)
 	case "rules":

@@ -9,12 +9,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/pkg/auth"
 	"github.com/wanlb/wanlb/pkg/dataplane"
+	"github.com/wanlb/wanlb/pkg/uciconf"
 )
+
+// stdinText is what the next run reads from stdin.
+var stdinText string
 
 func run(t *testing.T, configText string, args ...string) (int, string, string) {
 	t.Helper()
 	dir := t.TempDir()
+	lastDir = dir
 	if configText != "" {
 		if err := os.WriteFile(filepath.Join(dir, "wanlb"), []byte(configText), 0o644); err != nil {
 			t.Fatal(err)
@@ -22,6 +28,7 @@ func run(t *testing.T, configText string, args ...string) (int, string, string) 
 	}
 	var out, errOut bytes.Buffer
 	env := Env{
+		Stdin:  strings.NewReader(stdinText),
 		Stdout: &out, Stderr: &errOut,
 		Kernel:  func() (*dataplane.DataPlane, func(), error) { return nil, nil, errors.New("no kernel in unit tests") },
 		Carrier: func(dev string) bool { return dev != "wan3" },
@@ -30,6 +37,9 @@ func run(t *testing.T, configText string, args ...string) (int, string, string) 
 	code := Run(append([]string{"--config-dir", dir}, args...), env)
 	return code, out.String(), errOut.String()
 }
+
+// lastDir is the config directory of the last run.
+var lastDir string
 
 const good = `
 config wan 'wan1'
@@ -134,5 +144,36 @@ func TestShippedConfigIsValid(t *testing.T) {
 	}
 	if code, out, errOut := run(t, string(b), "check"); code != ExitOK || errOut != "" {
 		t.Fatalf("shipped config: %d %s %s", code, out, errOut)
+	}
+}
+
+func TestPasswd(t *testing.T) {
+	defer func() { stdinText = "" }()
+	stdinText = "correct horse\n"
+	code, out, errOut := run(t, good, "--run-dir", t.TempDir(), "passwd")
+	if code != ExitOK || !strings.Contains(out, "password set") {
+		t.Fatalf("passwd: %d %s %s", code, out, errOut)
+	}
+	f, err := uciconf.ReadFile(filepath.Join(lastDir, "wanlb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := f.Section("ui")
+	hash, _ := ui.Get("password_hash")
+	mode, _ := ui.Get("auth")
+	if ok, err := auth.VerifyCrypt(hash.Values[0], "correct horse"); !ok || err != nil || mode.Values[0] != "password" {
+		t.Fatalf("stored %v %v, verify %v %v", hash, mode, ok, err)
+	}
+	for _, tt := range []struct{ config, input, want string }{
+		{good, "short\n", "at least 8 characters"},
+		{good, "", "no password given"},
+		{good + "\nconfig wan 'bad'\n\toption weight '0'\n", "long enough pw\n", "nothing was written"},
+	} {
+		stdinText = tt.input
+		code, _, errOut := run(t, tt.config, "--run-dir", t.TempDir(), "passwd")
+		b, _ := os.ReadFile(filepath.Join(lastDir, "wanlb"))
+		if code != ExitProblem || !strings.Contains(errOut, tt.want) || strings.Contains(string(b), "password_hash") {
+			t.Errorf("passwd with %q: %d %q", tt.input, code, errOut)
+		}
 	}
 }

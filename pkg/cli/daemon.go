@@ -53,7 +53,11 @@ func daemonCmd(configDir, runDir string, env Env) int {
 		defer ct.Close()
 		k.Conntrack = ct
 	}
-	d := daemon.New(daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level}, k)
+	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level}
+	if path, err := exec.LookPath("ubus"); err == nil {
+		opts.UbusPath = path
+	}
+	d := daemon.New(opts, k)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()

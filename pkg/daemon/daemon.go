@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wanlb/wanlb/pkg/config"
@@ -34,6 +35,9 @@ type Options struct {
 	RunDir    string
 	Log       *slog.Logger
 	Level     *slog.LevelVar // set from the config's log_level
+	// UbusPath is the ubus CLI for the web UI's router login (auth
+	// 'system'); "" when there is none.
+	UbusPath string
 }
 
 // Kernel is what the daemon needs from the system.
@@ -69,6 +73,12 @@ type Daemon struct {
 	// applyFailed makes the state goroutine retry the apply every second:
 	// the kernel may refuse for a moment (xtables lock, a device renamed).
 	applyFailed bool
+
+	history   map[string][]Sample // by WAN, the last HistoryLength samples
+	counters  map[string]counters // last rx/tx byte counters, by WAN
+	ui        atomic.Pointer[config.UI]
+	uiServers []*http.Server
+	uiAddrs   []string
 }
 
 // Messages to the state goroutine.
@@ -138,6 +148,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	d.replan("start")
 	d.restartProbers(ctx)
+	d.startUI(ctx)
+	d.sample(time.Now())
+	sampleTick := time.NewTicker(HistoryInterval)
+	defer sampleTick.Stop()
 	retryTick := time.NewTicker(time.Second)
 	defer retryTick.Stop()
 	repairTick := time.NewTicker(RepairInterval)
@@ -157,6 +171,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-scheduleC:
 			d.schedule = nil
 			d.replan("effective time boundary")
+		case now := <-sampleTick.C:
+			d.sample(now)
 		case <-retryTick.C:
 			if d.applyFailed {
 				d.replan("retry")
@@ -190,6 +206,8 @@ func (d *Daemon) answer(ctx context.Context, r request) any {
 	switch r.kind {
 	case "status":
 		return d.status()
+	case "history":
+		return d.historyCopy()
 	case "reload":
 		return d.reload(ctx)
 	case "hotplug":
@@ -355,6 +373,7 @@ func (d *Daemon) reload(ctx context.Context) ReloadResult {
 	d.setConfig(ctx, c, problems)
 	d.replan("reload")
 	d.restartProbers(ctx)
+	d.startUI(ctx)
 	res.Applied = true
 	return res
 }
@@ -627,6 +646,7 @@ func (d *Daemon) stop() error {
 	}
 	d.proberWG.Wait()
 	d.hooks.Wait()
+	d.stopUI()
 	if err := d.kernel.DataPlane.Flush(); err != nil {
 		return fmt.Errorf("flush on stop: %w", err)
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net"
 	"fmt"
 	"math"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 // Status is what `wanlb status --json` prints (DESIGN section 4).
 type Status struct {
+	Hostname string      `json:"hostname"`
 	PID      int         `json:"pid"`
 	Version  string      `json:"version,omitempty"`
 	Updated  time.Time   `json:"updated"`
@@ -34,6 +36,9 @@ type WANStatus struct {
 	Device  string    `json:"device"`
 	Gateway string    `json:"gateway,omitempty"`
 	Mark    string    `json:"mark,omitempty"`
+	Address string    `json:"address,omitempty"` // the device's first IPv4 address
+	RxBps   float64   `json:"rx_bps"`            // over the last history step
+	TxBps   float64   `json:"tx_bps"`
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
@@ -41,6 +46,7 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 // status builds the current Status.
 func (d *Daemon) status() Status {
 	s := Status{PID: os.Getpid(), Updated: time.Now().UTC(), WANs: []WANStatus{}}
+	s.Hostname, _ = os.Hostname()
 	for _, p := range d.problems {
 		s.Problems = append(s.Problems, p.String())
 	}
@@ -63,6 +69,10 @@ func (d *Daemon) status() Status {
 				ws.Mark = fmt.Sprintf("%#x", mark)
 			}
 		}
+		if h := d.history[w.Name]; len(h) > 0 {
+			ws.RxBps, ws.TxBps = h[len(h)-1].RxBps, h[len(h)-1].TxBps
+		}
+		ws.Address = firstIPv4(ws.Device)
 		s.WANs = append(s.WANs, ws)
 	}
 	return s
@@ -93,4 +103,22 @@ func (d *Daemon) runHook(action, wan, device string) {
 			d.log.Warn(fmt.Sprintf("hook %s %s %s: %v: %s", path, action, wan, err, out))
 		}
 	}()
+}
+
+// firstIPv4 is a device's first IPv4 address, "" when it has none.
+func firstIPv4(dev string) string {
+	if dev == "" {
+		return ""
+	}
+	ifc, err := net.InterfaceByName(dev)
+	if err != nil {
+		return ""
+	}
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
 }

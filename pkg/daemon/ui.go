@@ -1,0 +1,227 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wanlb/wanlb/pkg/auth"
+	"github.com/wanlb/wanlb/pkg/config"
+	"github.com/wanlb/wanlb/pkg/webui"
+	"github.com/wanlb/wanlb/web"
+)
+
+// The web UI runs in the daemon: its API is a client of the state
+// goroutine like the control socket.
+
+// HistoryInterval and HistoryLength: the Status page's charts cover the
+// last 10 minutes in 5 s steps.
+const (
+	HistoryInterval = 5 * time.Second
+	HistoryLength   = 120
+)
+
+// Sample is one point of a WAN's history.
+type Sample struct {
+	T       int64   `json:"t"` // unix seconds
+	RTTms   float64 `json:"rtt_ms"`
+	LossPct float64 `json:"loss_pct"`
+	RxBps   float64 `json:"rx_bps"`
+	TxBps   float64 `json:"tx_bps"`
+	State   string  `json:"state"`
+}
+
+// History is what GET /api/history answers.
+type History struct {
+	IntervalS int                 `json:"interval_s"`
+	WANs      map[string][]Sample `json:"wans"`
+}
+
+type counters struct {
+	at     time.Time
+	rx, tx uint64
+}
+
+func readCounter(dev, name string) (uint64, bool) {
+	if !config.ValidDevice(dev) {
+		return 0, false
+	}
+	b, err := os.ReadFile("/sys/class/net/" + dev + "/statistics/" + name)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return n, err == nil
+}
+
+// sample records one history point per WAN (state goroutine).
+func (d *Daemon) sample(now time.Time) {
+	if d.history == nil {
+		d.history = map[string][]Sample{}
+		d.counters = map[string]counters{}
+	}
+	for i := range d.cfg.WANs {
+		w := &d.cfg.WANs[i]
+		t := d.trackers[w.Name]
+		s := Sample{T: now.Unix(), RTTms: round2(float64(t.RTT()) / float64(time.Millisecond)), LossPct: round2(t.Loss()), State: string(t.State())}
+		dev := d.device(w)
+		rx, ok1 := readCounter(dev, "rx_bytes")
+		tx, ok2 := readCounter(dev, "tx_bytes")
+		if ok1 && ok2 {
+			if prev, ok := d.counters[w.Name]; ok && rx >= prev.rx && tx >= prev.tx {
+				secs := now.Sub(prev.at).Seconds()
+				if secs > 0 {
+					s.RxBps = round2(float64(rx-prev.rx) * 8 / secs)
+					s.TxBps = round2(float64(tx-prev.tx) * 8 / secs)
+				}
+			}
+			d.counters[w.Name] = counters{at: now, rx: rx, tx: tx}
+		}
+		h := append(d.history[w.Name], s)
+		if len(h) > HistoryLength {
+			h = h[len(h)-HistoryLength:]
+		}
+		d.history[w.Name] = h
+	}
+	for name := range d.history {
+		if _, ok := d.cfg.WAN(name); !ok {
+			delete(d.history, name)
+		}
+	}
+}
+
+func (d *Daemon) historyCopy() History {
+	h := History{IntervalS: int(HistoryInterval / time.Second), WANs: map[string][]Sample{}}
+	for name, s := range d.history {
+		h.WANs[name] = slices.Clone(s)
+	}
+	return h
+}
+
+// uiBackend adapts the daemon to webui.Backend; its methods run on HTTP
+// goroutines and ask the state goroutine.
+type uiBackend struct{ d *Daemon }
+
+func (b uiBackend) Status(ctx context.Context) (any, error) {
+	return b.d.ask(ctx, request{kind: "status"})
+}
+
+func (b uiBackend) History(ctx context.Context) (any, error) {
+	return b.d.ask(ctx, request{kind: "history"})
+}
+
+func (b uiBackend) Reload(ctx context.Context) (bool, []string, error) {
+	v, err := b.d.ask(ctx, request{kind: "reload"})
+	if err != nil {
+		return false, nil, err
+	}
+	r := v.(ReloadResult)
+	return r.Applied, r.Problems, nil
+}
+
+func (b uiBackend) UI() config.UI { return *b.d.ui.Load() }
+
+// uhttpd's certificate: the UI uses TLS with it when it exists.
+const (
+	certFile = "/etc/uhttpd.crt"
+	keyFile  = "/etc/uhttpd.key"
+)
+
+// listenAddrs turns ui.listen entries into addresses: <ip>:<port> as is,
+// <interface>:<port> on every IPv4 address netifd has for the interface.
+func (d *Daemon) listenAddrs(ctx context.Context) []string {
+	var out []string
+	for _, l := range d.cfg.UI.Listen {
+		host, port, _ := strings.Cut(l, ":")
+		if i := strings.LastIndexByte(l, ':'); i >= 0 {
+			host, port = l[:i], l[i+1:]
+		}
+		if _, err := netip.ParseAddr(host); err == nil {
+			out = append(out, net.JoinHostPort(host, port))
+			continue
+		}
+		if d.kernel.Netifd == nil {
+			d.log.Warn(fmt.Sprintf("ui.listen %s: no netifd to ask for %s's address", l, host))
+			continue
+		}
+		ifc, err := d.kernel.Netifd(ctx, host)
+		if err != nil || len(ifc.Addrs) == 0 {
+			d.log.Warn(fmt.Sprintf("ui.listen %s: no address for interface %s yet", l, host))
+			continue
+		}
+		for _, a := range ifc.Addrs {
+			out = append(out, net.JoinHostPort(a.Addr().String(), port))
+		}
+	}
+	return out
+}
+
+// startUI (re)starts the web UI's listeners when the config's ui section
+// asks for something else than what runs.
+func (d *Daemon) startUI(ctx context.Context) {
+	ui := d.cfg.UI
+	d.ui.Store(&ui)
+	var addrs []string
+	if ui.Enabled {
+		addrs = d.listenAddrs(ctx)
+	}
+	if slices.Equal(addrs, d.uiAddrs) {
+		return
+	}
+	d.stopUI()
+	d.uiAddrs = addrs
+	if len(addrs) == 0 {
+		return
+	}
+	_, certErr := os.Stat(certFile)
+	_, keyErr := os.Stat(keyFile)
+	secure := certErr == nil && keyErr == nil
+	opts := webui.Options{ConfigDir: d.opts.ConfigDir, Static: web.Files(), Secure: secure}
+	if d.opts.UbusPath != "" {
+		opts.System = auth.Ubus{Path: d.opts.UbusPath}
+	}
+	handler := webui.New(opts, uiBackend{d})
+	for _, a := range addrs {
+		srv := &http.Server{Addr: a, Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			d.log.Error(fmt.Sprintf("web UI on %s: %v", a, err))
+			continue
+		}
+		d.uiServers = append(d.uiServers, srv)
+		scheme := "http"
+		if secure {
+			scheme = "https"
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		d.log.Info(fmt.Sprintf("web UI on %s://%s", scheme, a))
+		go func() {
+			var err error
+			if secure {
+				err = srv.ServeTLS(ln, certFile, keyFile)
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error(fmt.Sprintf("web UI on %s: %v", a, err))
+			}
+		}()
+	}
+}
+
+func (d *Daemon) stopUI() {
+	for _, s := range d.uiServers {
+		s.Close()
+	}
+	d.uiServers, d.uiAddrs = nil, nil
+}

@@ -1,0 +1,278 @@
+// Package webui serves wanlb's web UI: the embedded pages and the JSON API
+// under /api/ they use. Every API call but the login needs a session;
+// every mutating call needs the session's CSRF token. Config writes are
+// validated as a whole with the same validator as `wanlb check`, written
+// with the project's UCI serializer, then applied by reloading the daemon.
+package webui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/wanlb/wanlb/pkg/auth"
+	"github.com/wanlb/wanlb/pkg/config"
+)
+
+// Backend is what the UI needs from the running daemon.
+type Backend interface {
+	// Status is the object `wanlb status --json` prints.
+	Status(ctx context.Context) (any, error)
+	// History holds the last 10 minutes of per-WAN samples.
+	History(ctx context.Context) (any, error)
+	// Reload re-reads the config; problems are set when it was refused.
+	Reload(ctx context.Context) (applied bool, problems []string, err error)
+	// UI is the running config's ui section.
+	UI() config.UI
+}
+
+// Authenticator checks the router's own users (rpcd, like LuCI).
+type Authenticator interface {
+	Login(ctx context.Context, username, password string) (bool, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	ConfigDir string
+	Static    fs.FS         // the pages; nil serves none (API tests)
+	System    Authenticator // for ui.auth 'system'
+	Now       func() time.Time
+	// Secure marks the session cookie Secure (served over TLS).
+	Secure bool
+}
+
+// Server is the UI's http.Handler.
+type Server struct {
+	opts     Options
+	backend  Backend
+	sessions *auth.Store
+	limiter  *auth.Limiter
+	echo     *echo.Echo
+}
+
+// Limits of what clients may send and try.
+const (
+	MaxBody        = 64 << 10 // bytes of a request body
+	LoginFailures  = 5        // failed logins per client address...
+	LoginWindow    = time.Minute
+	SessionCookie  = "wanlb_session"
+	csrfHeader     = "X-CSRF-Token"
+	sessionContext = "session"
+)
+
+// New builds the server.
+func New(opts Options, b Backend) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		opts:     opts,
+		backend:  b,
+		sessions: auth.NewStore(b.UI().SessionTimeout, opts.Now),
+		limiter:  auth.NewLimiter(LoginFailures, LoginWindow, opts.Now),
+	}
+	e := echo.New()
+	// The client address is the connection's: a header must not let a
+	// client dodge the login rate limit.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = func(c *echo.Context, err error) {
+		var bad invalid
+		if errors.As(err, &bad) {
+			c.JSON(http.StatusBadRequest, map[string]any{"errors": bad})
+			return
+		}
+		code := http.StatusInternalServerError
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			code = he.Code
+		}
+		msg := http.StatusText(code)
+		if code < 500 && he != nil && he.Message != "" {
+			msg = he.Message
+		}
+		c.JSON(code, map[string]string{"error": msg})
+	}
+	e.Use(headers)
+	api := e.Group("/api", s.limitBody)
+	api.POST("/login", s.login)
+	authed := e.Group("/api", s.limitBody, s.requireSession)
+	authed.POST("/logout", s.logout)
+	authed.GET("/session", s.session)
+	authed.GET("/status", s.status)
+	authed.GET("/history", s.history)
+	authed.GET("/config", s.getConfig)
+	authed.PUT("/config/load_balancing", s.putLoadBalancing)
+	authed.PUT("/config/online_detection", s.putOnlineDetection)
+	authed.POST("/config/link_backups", s.addSection("link_backup"))
+	authed.PUT("/config/link_backups/:id", s.editSection("link_backup"))
+	authed.DELETE("/config/link_backups/:id", s.deleteSection("link_backup"))
+	authed.POST("/config/rules", s.addSection("rule"))
+	authed.PUT("/config/rules/:id", s.editSection("rule"))
+	authed.DELETE("/config/rules/:id", s.deleteSection("rule"))
+	authed.POST("/config/rules/:id/move", s.moveRule)
+	// Anything else under /api/ is unknown, but only to those logged in.
+	authed.Any("/*", func(c *echo.Context) error { return echo.NewHTTPError(http.StatusNotFound, "no such API") })
+	if opts.Static != nil {
+		e.StaticFS("/", opts.Static)
+	}
+	s.echo = e
+	return s
+}
+
+// ServeHTTP serves the UI.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// headers are sent with every answer: the pages load nothing from
+// elsewhere, may not be framed, and API answers are never cached.
+func headers(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		r := c.Request()
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, MaxBody)
+		return next(c)
+	}
+}
+
+// requireSession answers 401 without a valid session and 403 for a
+// mutating request without the session's CSRF token.
+func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		ck, err := c.Cookie(SessionCookie)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusUnauthorized, "login required")
+		}
+		sess, ok := s.sessions.Get(ck.Value)
+		if !ok {
+			return echo.NewHTTPError(http.StatusUnauthorized, "login required")
+		}
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if !auth.CSRFOK(sess, c.Request().Header.Get(csrfHeader)) {
+				return echo.NewHTTPError(http.StatusForbidden, "missing or wrong "+csrfHeader)
+			}
+		}
+		c.Set(sessionContext, sess)
+		return next(c)
+	}
+}
+
+// decode reads a JSON body into v, refusing unknown fields.
+func decode(c *echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", MaxBody))
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "invalid JSON: "+err.Error())
+	}
+	return nil
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) login(c *echo.Context) error {
+	client := c.RealIP()
+	if s.limiter.Blocked(client) {
+		return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed logins; try again in a minute")
+	}
+	var req loginRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	ok, err := s.check(c.Request().Context(), req)
+	if err != nil {
+		c.Logger().Warn("login check failed: " + err.Error())
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "the login service did not answer")
+	}
+	if !ok {
+		s.limiter.Fail(client)
+		return echo.NewHTTPError(http.StatusUnauthorized, "invalid username and/or password")
+	}
+	s.limiter.Succeed(client)
+	s.sessions.SetTimeout(s.backend.UI().SessionTimeout)
+	sess := s.sessions.Create(req.Username)
+	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: sess.ID, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.opts.Secure})
+	return c.JSON(http.StatusOK, map[string]string{"csrf_token": sess.CSRF, "username": sess.Username})
+}
+
+// check verifies credentials the way ui.auth says.
+func (s *Server) check(ctx context.Context, req loginRequest) (bool, error) {
+	if req.Username == "" || req.Password == "" || len(req.Username) > 64 || len(req.Password) > 256 {
+		return false, nil
+	}
+	ui := s.backend.UI()
+	if ui.Auth == "password" {
+		if req.Username != "root" && req.Username != "admin" {
+			return false, nil
+		}
+		ok, err := auth.VerifyCrypt(ui.PasswordHash, req.Password)
+		if err != nil {
+			return false, fmt.Errorf("ui.password_hash: %w", err)
+		}
+		return ok, nil
+	}
+	if s.opts.System == nil {
+		return false, errors.New("no system login available")
+	}
+	return s.opts.System.Login(ctx, req.Username, req.Password)
+}
+
+func current(c *echo.Context) auth.Session {
+	sess, _ := c.Get(sessionContext).(auth.Session)
+	return sess
+}
+
+func (s *Server) logout(c *echo.Context) error {
+	s.sessions.Delete(current(c).ID)
+	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.opts.Secure})
+	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (s *Server) session(c *echo.Context) error {
+	sess := current(c)
+	return c.JSON(http.StatusOK, map[string]string{"username": sess.Username, "csrf_token": sess.CSRF})
+}
+
+func (s *Server) status(c *echo.Context) error {
+	st, err := s.backend.Status(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, st)
+}
+
+func (s *Server) history(c *echo.Context) error {
+	h, err := s.backend.History(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, h)
+}
