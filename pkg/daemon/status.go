@@ -2,9 +2,9 @@ package daemon
 
 import (
 	"context"
-	"net"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"time"

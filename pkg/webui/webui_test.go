@@ -24,7 +24,9 @@ type fakeBackend struct {
 func (b *fakeBackend) Status(context.Context) (any, error) {
 	return map[string]any{"wans": []map[string]any{{"name": "wan", "state": "online"}}}, nil
 }
-func (b *fakeBackend) History(context.Context) (any, error) { return map[string]any{"interval_s": 5}, nil }
+func (b *fakeBackend) History(context.Context) (any, error) {
+	return map[string]any{"interval_s": 5}, nil
+}
 func (b *fakeBackend) Reload(context.Context) (bool, []string, error) {
 	b.reloads++
 	return true, nil, nil
@@ -34,7 +36,9 @@ func (b *fakeBackend) UI() config.UI { return b.ui }
 // fakeRouter stands in for rpcd: root / secret.
 type fakeRouter struct{}
 
-func (fakeRouter) Login(_ context.Context, u, p string) (bool, error) { return u == "root" && p == "secret", nil }
+func (fakeRouter) Login(_ context.Context, u, p string) (bool, error) {
+	return u == "root" && p == "secret", nil
+}
 
 const startConfig = `
 config globals 'globals'
