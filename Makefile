@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/wanlb/wanlb/pkg/cli.Version=$(VERSION)
 # Unit-test packages: everything but the namespace lab, which needs root
 # and a real kernel and so does not run under qemu-user.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/pkg/lab$$')
-DEB_PKGS := iptables iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps
+DEB_PKGS := iptables iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs
 FUZZTIME ?= 20s
 
 .PHONY: build build-all deps test unit lab qemu fuzz lint bench clean
@@ -31,6 +31,8 @@ deps:
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# playwright-core for the browser tests (no browser download: Debian's chromium is used)
+	@[ -d web/e2e/node_modules/playwright-core ] || (cd web/e2e && npm ci --no-audit --no-fund --loglevel=error)
 
 test: deps lint build-all unit lab fuzz qemu ipk
 

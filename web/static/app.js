@@ -123,7 +123,9 @@ function section(title, ...kids) {
 }
 
 function pageHead(title, descr) {
-  return [txt('h2', '', title, { id: 'page-title' }), descr ? txt('p', 'cbi-map-descr', descr) : null];
+  const out = [txt('h2', '', title, { id: 'page-title' })];
+  if (descr) out.push(txt('p', 'cbi-map-descr', descr));
+  return out;
 }
 
 function badge(st, testid) {

@@ -1,0 +1,116 @@
+package lab_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wanlb/wanlb/pkg/auth"
+	"github.com/wanlb/wanlb/pkg/lab"
+	"github.com/wanlb/wanlb/pkg/uciconf"
+)
+
+const uiPassword = "lab password 1"
+
+// e2eDir is web/e2e, where the browser test script and its npm package are.
+func e2eDir(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "web", "e2e")
+}
+
+// requireBrowser makes sure node, Debian's chromium and playwright-core are
+// there; in CI their absence is a failure, elsewhere a skip.
+func requireBrowser(t *testing.T) string {
+	dir := e2eDir(t)
+	missing := ""
+	for _, tool := range []string{"node", "npm", "/usr/bin/chromium"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = tool
+		}
+	}
+	if missing == "" {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
+			cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				missing = "playwright-core (npm ci: " + err.Error() + ": " + string(out) + ")"
+			}
+		}
+	}
+	if missing != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("browser tests need %s (make deps installs it)", missing)
+		}
+		t.Skipf("browser tests need %s", missing)
+	}
+	return dir
+}
+
+// TestWebUI drives the real UI in headless Chromium from the LAN client,
+// against the real daemon in the router, and checks the results on real
+// traffic and in the config file.
+func TestWebUI(t *testing.T) {
+	lab.RequireRoot(t)
+	dir := requireBrowser(t)
+	l := newLab(t, lab.Options{ISPs: 2})
+	hash, err := auth.HashSHA512Crypt(uiPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, l, "config ui 'ui'\n\tlist listen '198.18.1.1:8088'\n\toption auth 'password'\n\toption password_hash '"+hash+"'\n\n"+labWANs(l, nil))
+	d.waitAllOnline(15 * time.Second)
+	shots := filepath.Join(dir, "..", "screenshots")
+	os.MkdirAll(shots, 0o755)
+	step := func(name string) {
+		t.Helper()
+		out, err := l.Exec(l.Client, "env", "WANLB_PASSWORD="+uiPassword, "HOME="+t.TempDir(),
+			"node", filepath.Join(dir, "ui.mjs"), name, "http://198.18.1.1:8088/", shots)
+		t.Logf("browser step %s:\n%s", name, strings.TrimSpace(out))
+		if err != nil {
+			t.Fatalf("browser step %s failed: %v", name, err)
+		}
+	}
+
+	// Log in (a wrong password first), look at every page.
+	step("pages")
+
+	// Weights 3:1 through the Load Balancing page change the traffic.
+	before := counts(t, l, 300)
+	step("weights")
+	after := counts(t, l, 600)
+	t.Logf("wan1's share of new connections: %.2f before, %.2f after setting 3:1 in the browser",
+		float64(before[1])/300, float64(after[1])/600)
+	if s := float64(after[1]) / 600; s < 0.65 || s > 0.85 {
+		t.Errorf("after weights 3:1 in the UI, wan1 carries %.2f of new connections", s)
+	}
+
+	// A link backup entry added in the browser lands in the config file.
+	step("backup")
+	f, err := uciconf.ReadFile(filepath.Join(d.configDir, "wanlb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := f.OfType("link_backup")
+	if len(entries) != 1 {
+		t.Fatalf("config has %d link_backup sections after adding one in the UI", len(entries))
+	}
+	p, _ := entries[0].Get("primary")
+	b, _ := entries[0].Get("backup")
+	if p == nil || b == nil || strings.Join(p.Values, " ") != "wan1" || strings.Join(b.Values, " ") != "wan2" {
+		t.Errorf("link backup entry in the file: primary %v backup %v", p, b)
+	}
+
+	// A blackholed WAN turns its Status card offline.
+	if err := l.Blackhole(2); err != nil {
+		t.Fatal(err)
+	}
+	step("offline")
+	l.Heal(2)
+
+	// Wrong passwords: refused, then locked out.
+	step("lockout")
+}

@@ -1,0 +1,130 @@
+// Browser steps of pkg/lab's TestWebUI: playwright-core driving Debian's
+// chromium against the real daemon. Each step starts a fresh browser, logs
+// in when it needs to, does one thing, and exits non-zero on failure.
+//
+//   node ui.mjs <step> <base URL> <screenshot dir>     (WANLB_PASSWORD set)
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+
+const [step, base, shots] = process.argv.slice(2);
+const password = process.env.WANLB_PASSWORD;
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+page.setDefaultTimeout(15000);
+const log = (...a) => console.log(...a);
+
+async function login(pass = password) {
+  await page.goto(base);
+  await page.fill('#login-username', 'root');
+  await page.fill('#login-password', pass);
+  await page.click('#login-submit');
+}
+
+async function loggedIn() {
+  await login();
+  await page.waitForSelector('[data-testid^="wan-card-"]');
+}
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
+  log('screenshot', name);
+}
+
+async function open(route, ready) {
+  await page.goto(base + '#/' + route);
+  await page.waitForSelector(ready);
+  await page.waitForTimeout(300); // let the page finish drawing
+}
+
+const steps = {
+  // Every page, after a wrong password was refused.
+  async pages() {
+    await page.goto(base);
+    await page.waitForSelector('#login-username');
+    await shot('login');
+    await login('not the password');
+    await page.waitForSelector('#login-error:not(:empty)');
+    log('wrong password refused:', await page.textContent('#login-error'));
+    await loggedIn();
+    await page.waitForSelector('[data-testid="wan-card-wan1"][data-state="online"]');
+    await page.waitForTimeout(2500); // a second status poll fills the numbers
+    await shot('status');
+    await open('load-balancing', '#lb-weight-wan1');
+    await shot('load-balancing');
+    await open('link-backup', '#lb-add');
+    await shot('link-backup');
+    await open('online-detection', '#od-table');
+    await shot('online-detection');
+    await open('policy-routing', '#pr-add');
+    await shot('policy-routing');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await open('status', '[data-testid="wan-card-wan1"]');
+    await shot('status-phone');
+  },
+
+  // Weights 3:1 on the Load Balancing page.
+  async weights() {
+    await loggedIn();
+    await open('load-balancing', '#lb-weight-wan1');
+    await page.fill('#lb-weight-wan1', '3');
+    await page.fill('#lb-weight-wan2', '1');
+    await page.click('#save-apply');
+    await page.waitForSelector('#notice[data-kind="success"]');
+    log('saved:', await page.textContent('#notice'));
+    // The page reads the stored values back.
+    await open('load-balancing', '#lb-weight-wan1');
+    assert.equal(await page.inputValue('#lb-weight-wan1'), '3');
+  },
+
+  // A link backup entry: wan1 primary, wan2 backup.
+  async backup() {
+    await loggedIn();
+    await open('link-backup', '#lb-add');
+    await page.click('#lb-add');
+    await page.waitForSelector('#lbe-form');
+    await page.check('#lbe-primary-wan1');
+    await page.check('#lbe-backup-wan2');
+    await shot('link-backup-dialog');
+    await page.click('#dialog-save');
+    await page.waitForSelector('#notice[data-kind="success"]');
+    await page.waitForSelector('#lb-table >> text=wan2');
+    await shot('link-backup-entry');
+  },
+
+  // wan2 is blackholed: its card must turn offline.
+  async offline() {
+    await loggedIn();
+    await page.waitForSelector('[data-testid="wan-card-wan2"][data-state="offline"]', { timeout: 20000 });
+    await shot('status-offline');
+    log('wan2 card:', await page.getAttribute('[data-testid="wan-card-wan2"]', 'data-state'));
+  },
+
+  // Five wrong passwords, then even the right one is refused for a minute.
+  async lockout() {
+    for (let i = 0; i < 5; i++) {
+      await login('wrong ' + i);
+      await page.waitForSelector('#login-error:not(:empty)');
+    }
+    await login();
+    await page.waitForSelector('#login-error:has-text("Too many")');
+    await shot('login-lockout');
+    log('locked out:', await page.textContent('#login-error'));
+  },
+};
+
+try {
+  assert.ok(steps[step], 'unknown step ' + step);
+  await steps[step]();
+} catch (e) {
+  console.error(e);
+  await page.screenshot({ path: path.join(shots, 'failed-' + step + '.png'), fullPage: true }).catch(() => {});
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
