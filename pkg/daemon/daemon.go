@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,6 +39,9 @@ type Options struct {
 	// UbusPath is the ubus CLI for the web UI's router login (auth
 	// 'system'); "" when there is none.
 	UbusPath string
+	// CertFile and KeyFile: the web UI serves HTTPS with them when both
+	// exist (the CLI passes uhttpd's).
+	CertFile, KeyFile string
 }
 
 // Kernel is what the daemon needs from the system.
@@ -74,11 +78,13 @@ type Daemon struct {
 	// the kernel may refuse for a moment (xtables lock, a device renamed).
 	applyFailed bool
 
-	history   map[string][]Sample // by WAN, the last HistoryLength samples
-	counters  map[string]counters // last rx/tx byte counters, by WAN
-	ui        atomic.Pointer[config.UI]
-	uiServers []*http.Server
-	uiAddrs   []string
+	changes     map[string][]StateChange // by WAN, the last MaxChanges
+	history     map[string][]Sample      // by WAN, the last HistoryLength samples
+	counters    map[string]counters      // last rx/tx byte counters, by WAN
+	ui          atomic.Pointer[config.UI]
+	uiServers   []*http.Server
+	uiListeners []net.Addr
+	uiAddrs     []string
 }
 
 // Messages to the state goroutine.
@@ -416,6 +422,14 @@ func (d *Daemon) onRound(m roundDone) {
 
 func (d *Daemon) logChange(wan string, ch tracker.Change) {
 	d.log.Info(fmt.Sprintf("%s %s after %s", wan, ch.To, ch.Reason))
+	if d.changes == nil {
+		d.changes = map[string][]StateChange{}
+	}
+	c := append(d.changes[wan], StateChange{At: ch.At.UTC(), From: string(ch.From), To: string(ch.To), Reason: ch.Reason})
+	if len(c) > MaxChanges {
+		c = c[len(c)-MaxChanges:]
+	}
+	d.changes[wan] = c
 	var action string
 	switch ch.To {
 	case tracker.Online:

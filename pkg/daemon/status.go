@@ -39,7 +39,20 @@ type WANStatus struct {
 	Address string    `json:"address,omitempty"` // the device's first IPv4 address
 	RxBps   float64   `json:"rx_bps"`            // over the last history step
 	TxBps   float64   `json:"tx_bps"`
+	// Changes are the WAN's last state changes, oldest first.
+	Changes []StateChange `json:"changes"`
 }
+
+// StateChange is one transition of a WAN's state.
+type StateChange struct {
+	At     time.Time `json:"at"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason"`
+}
+
+// MaxChanges is how many state changes per WAN the status keeps.
+const MaxChanges = 10
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
@@ -73,6 +86,7 @@ func (d *Daemon) status() Status {
 			ws.RxBps, ws.TxBps = h[len(h)-1].RxBps, h[len(h)-1].TxBps
 		}
 		ws.Address = firstIPv4(ws.Device)
+		ws.Changes = append([]StateChange{}, d.changes[w.Name]...)
 		s.WANs = append(s.WANs, ws)
 	}
 	return s

@@ -130,10 +130,11 @@ func (b uiBackend) Reload(ctx context.Context) (bool, []string, error) {
 
 func (b uiBackend) UI() config.UI { return *b.d.ui.Load() }
 
-// uhttpd's certificate: the UI uses TLS with it when it exists.
+// UhttpdCert and UhttpdKey are the router's certificate: the UI uses TLS
+// with it when both exist.
 const (
-	certFile = "/etc/uhttpd.crt"
-	keyFile  = "/etc/uhttpd.key"
+	UhttpdCert = "/etc/uhttpd.crt"
+	UhttpdKey  = "/etc/uhttpd.key"
 )
 
 // listenAddrs turns ui.listen entries into addresses: <ip>:<port> as is,
@@ -182,9 +183,10 @@ func (d *Daemon) startUI(ctx context.Context) {
 	if len(addrs) == 0 {
 		return
 	}
+	certFile, keyFile := d.opts.CertFile, d.opts.KeyFile
 	_, certErr := os.Stat(certFile)
 	_, keyErr := os.Stat(keyFile)
-	secure := certErr == nil && keyErr == nil
+	secure := certFile != "" && certErr == nil && keyErr == nil
 	opts := webui.Options{ConfigDir: d.opts.ConfigDir, Static: web.Files(), Secure: secure}
 	if d.opts.UbusPath != "" {
 		opts.System = auth.Ubus{Path: d.opts.UbusPath}
@@ -199,6 +201,7 @@ func (d *Daemon) startUI(ctx context.Context) {
 			continue
 		}
 		d.uiServers = append(d.uiServers, srv)
+		d.uiListeners = append(d.uiListeners, ln.Addr())
 		scheme := "http"
 		if secure {
 			scheme = "https"
@@ -223,5 +226,5 @@ func (d *Daemon) stopUI() {
 	for _, s := range d.uiServers {
 		s.Close()
 	}
-	d.uiServers, d.uiAddrs = nil, nil
+	d.uiServers, d.uiAddrs, d.uiListeners = nil, nil, nil
 }

@@ -186,6 +186,9 @@ func TestFailoverBlackholeAndRecovery(t *testing.T) {
 	}
 	took := d.waitState("wan1", "offline", 10*time.Second)
 	t.Logf("blackholed wan1 offline after %s (bound: down 3 x interval 1s + timeout 1s = 4s)", took.Round(10*time.Millisecond))
+	if ch := d.wan("wan1").Changes; len(ch) == 0 || ch[len(ch)-1].To != "offline" || ch[len(ch)-1].Reason == "" {
+		t.Errorf("status lacks the change to offline: %+v", ch)
+	}
 	c := counts(t, l, 150)
 	if c[1] > 0 || c[0] > 0 || c[2] == 0 || c[3] == 0 {
 		t.Errorf("with wan1 offline, new connections went %v", c)

@@ -672,7 +672,14 @@ async function pageStatus(main, g) {
       cards.replaceChildren(section('', txt('p', 'placeholder', 'No WAN ports are configured. Add a “config wan” section to /etc/config/wanlb.')));
       return;
     }
-    cards.replaceChildren(...wans.map(w => wanCard(w, history)));
+    // The router's clock, not the browser's: uptimes and chart ends stay
+    // right when the two disagree.
+    let now = status.updated ? Date.parse(status.updated) / 1000 : NaN;
+    if (!isFinite(now)) now = Date.now() / 1000;
+    for (const list of Object.values((history && history.wans) || {})) {
+      if (list.length) now = Math.max(now, list[list.length - 1].t);
+    }
+    cards.replaceChildren(...wans.map(w => wanCard(w, history, now)));
   };
   draw();
   let lastHistory = Date.now();
@@ -694,9 +701,8 @@ async function pageStatus(main, g) {
   });
 }
 
-function wanCard(w, history) {
+function wanCard(w, history, now) {
   const n = w.name;
-  const now = Date.now() / 1000;
   const since = w.since ? Date.parse(w.since) / 1000 : NaN;
   const role = w.state === 'disabled' ? 'Disabled' : w.standby ? 'Standby (link backup)' : w.active ? 'Active' : 'Not used';
   const kv = [
@@ -720,12 +726,11 @@ function wanCard(w, history) {
       badge(w.state, 'wan-state-' + n)),
     h('table', { class: 'kv' }, h('tbody', null, kv.map(([k, v, id]) =>
       h('tr', null, txt('th', '', k), txt('td', '', v, { 'data-testid': `wan-${id}-${n}` }))))),
-    charts(n, samples, (history && history.interval_s) || 5));
+    charts(n, samples, (history && history.interval_s) || 5, now));
 }
 
 // charts draws RTT, loss and throughput over the last 10 minutes.
-function charts(name, samples, interval) {
-  const end = samples.length ? Math.max(samples[samples.length - 1].t, Date.now() / 1000 - 60) : Date.now() / 1000;
+function charts(name, samples, interval, end) {
   const pick = f => samples.map(s => [s.t, f(s)]);
   return h('div', { class: 'charts' },
     chart('rtt', name, 'Latency', pick(s => (s.state === 'offline' || !(s.rtt_ms > 0) ? null : s.rtt_ms)), samples, end, interval, fmtMs),
