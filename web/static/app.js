@@ -870,7 +870,7 @@ async function pageLoadBalancing(main, g) {
     }
   });
 
-  const wrap = h('div', { class: 'cbi-map', id: 'lb-form' },
+  const wrap = h('div', { class: 'cbi-map', id: 'load-balancing-form' },
     ...pageHead('Load Balancing', 'Spread new connections over the WAN ports. Each connection keeps the WAN port it started on.'),
     form.box,
     section('General',
