@@ -5,6 +5,8 @@ SHELL := /bin/bash
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/wanlb/wanlb/pkg/cli.Version=$(VERSION)
+# No inlining: a ~17% smaller binary for routers' small flash (pkg/ipk.GCFlags).
+GCFLAGS := -gcflags=all=-l
 # Unit-test packages: everything but the namespace lab, which needs root
 # and a real kernel and so does not run under qemu-user.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/pkg/lab$$')
@@ -14,15 +16,15 @@ FUZZTIME ?= 20s
 .PHONY: build build-all deps test unit lab qemu fuzz lint bench clean
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb ./cmd/wanlb
+	CGO_ENABLED=0 $(GO) build -trimpath $(GCFLAGS) -ldflags "$(LDFLAGS)" -o dist/wanlb ./cmd/wanlb
 
 # Static binaries for the routers: MIPS without an FPU (softfloat), ARMv7, ARMv8, x86_64.
 build-all:
-	CGO_ENABLED=0 GOOS=linux GOARCH=mips   GOMIPS=softfloat $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-mips   ./cmd/wanlb
-	CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-mipsle ./cmd/wanlb
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm    GOARM=7          $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-arm    ./cmd/wanlb
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64                   $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-arm64  ./cmd/wanlb
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64                   $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/wanlb-amd64  ./cmd/wanlb
+	CGO_ENABLED=0 GOOS=linux GOARCH=mips   GOMIPS=softfloat $(GO) build -trimpath $(GCFLAGS) -ldflags "$(LDFLAGS)" -o dist/wanlb-mips   ./cmd/wanlb
+	CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat $(GO) build -trimpath $(GCFLAGS) -ldflags "$(LDFLAGS)" -o dist/wanlb-mipsle ./cmd/wanlb
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm    GOARM=7          $(GO) build -trimpath $(GCFLAGS) -ldflags "$(LDFLAGS)" -o dist/wanlb-arm    ./cmd/wanlb
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64                   $(GO) build -trimpath $(GCFLAGS) -ldflags "$(LDFLAGS)" -o dist/wanlb-arm64  ./cmd/wanlb
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64                   $(GO) build -trimpath $(GCFLAGS) -ldflags "$(LDFLAGS)" -o dist/wanlb-amd64  ./cmd/wanlb
 
 # Installs the Debian packages the tests need, only when one is missing.
 deps:

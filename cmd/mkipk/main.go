@@ -135,7 +135,7 @@ func all(args []string) error {
 	fmt.Printf("wanlb %s\n", v)
 	for _, a := range list {
 		bin := filepath.Join(*out, "ipk", a.Name, "wanlb")
-		cmd := exec.Command(*goCmd, "build", "-trimpath",
+		cmd := exec.Command(*goCmd, "build", "-trimpath", "-gcflags=all="+ipk.GCFlags,
 			"-ldflags", "-s -w -X github.com/wanlb/wanlb/pkg/cli.Version="+v,
 			"-o", bin, "./cmd/wanlb")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a.GOARCH)

@@ -63,7 +63,9 @@ func TestWebUI(t *testing.T) {
 	}
 	d := startDaemon(t, l, "config ui 'ui'\n\tlist listen '198.18.1.1:8088'\n\toption auth 'password'\n\toption password_hash '"+hash+"'\n\n"+labWANs(l, nil))
 	d.waitAllOnline(15 * time.Second)
-	shots := filepath.Join(dir, "..", "screenshots")
+	// Saved with the build output (make's dist/), so a test run leaves the
+	// tree clean; the README's copies in web/screenshots come from here.
+	shots := filepath.Join(dir, "..", "..", "dist", "screenshots")
 	os.MkdirAll(shots, 0o755)
 	step := func(name string) {
 		t.Helper()
