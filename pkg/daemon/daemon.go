@@ -222,6 +222,8 @@ func (d *Daemon) answer(ctx context.Context, r request) any {
 			d.replan("hotplug " + r.action + " " + r.iface)
 			d.restartProbers(ctx)
 		}
+		// The UI's <interface>:<port> listeners follow the LAN's address.
+		d.startUI(ctx)
 		return true
 	}
 	return nil
