@@ -226,6 +226,20 @@ func fieldErrors(f *uciconf.File, ps []config.Problem) []fieldError {
 	return out
 }
 
+// write decodes the body into req (when not nil), applies change to the
+// config file through edit, and answers {"ok": true}.
+func (s *Server) write(c *echo.Context, req any, change func(f *uciconf.File) error) error {
+	if req != nil {
+		if err := decode(c, req); err != nil {
+			return err
+		}
+	}
+	if err := s.edit(c, change); err != nil {
+		return err
+	}
+	return ok(c, nil)
+}
+
 func ok(c *echo.Context, extra map[string]any) error {
 	body := map[string]any{"ok": true}
 	for k, v := range extra {
@@ -268,10 +282,7 @@ type loadBalancingJSON struct {
 
 func (s *Server) putLoadBalancing(c *echo.Context) error {
 	var req loadBalancingJSON
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	err := s.edit(c, func(f *uciconf.File) error {
+	return s.write(c, &req, func(f *uciconf.File) error {
 		g := globals(f)
 		g.Set("load_balancing", bit(req.LoadBalancing))
 		g.Set("app_optimized", bit(req.AppOptimized))
@@ -287,10 +298,6 @@ func (s *Server) putLoadBalancing(c *echo.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return ok(c, nil)
 }
 
 type onlineDetectionJSON struct {
@@ -310,10 +317,7 @@ type onlineDetectionJSON struct {
 
 func (s *Server) putOnlineDetection(c *echo.Context) error {
 	var req onlineDetectionJSON
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	err := s.edit(c, func(f *uciconf.File) error {
+	return s.write(c, &req, func(f *uciconf.File) error {
 		for _, w := range req.WANs {
 			sec, err := wanSection(f, w.Name)
 			if err != nil {
@@ -331,10 +335,6 @@ func (s *Server) putOnlineDetection(c *echo.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return ok(c, nil)
 }
 
 // fill writes an entry's fields into its section. Empty optional values
@@ -411,23 +411,19 @@ func (s *Server) addSection(typ string) echo.HandlerFunc {
 
 func (s *Server) editSection(typ string) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		err := s.edit(c, func(f *uciconf.File) error {
+		return s.write(c, nil, func(f *uciconf.File) error {
 			sec, _, err := nth(f, typ, c.Param("id"))
 			if err != nil {
 				return err
 			}
 			return fill(sec, typ, c)
 		})
-		if err != nil {
-			return err
-		}
-		return ok(c, nil)
 	}
 }
 
 func (s *Server) deleteSection(typ string) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		err := s.edit(c, func(f *uciconf.File) error {
+		return s.write(c, nil, func(f *uciconf.File) error {
 			sec, _, err := nth(f, typ, c.Param("id"))
 			if err != nil {
 				return err
@@ -435,10 +431,6 @@ func (s *Server) deleteSection(typ string) echo.HandlerFunc {
 			f.Remove(sec)
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		return ok(c, nil)
 	}
 }
 
@@ -448,10 +440,7 @@ func (s *Server) moveRule(c *echo.Context) error {
 	var req struct {
 		To int `json:"to"`
 	}
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	err := s.edit(c, func(f *uciconf.File) error {
+	return s.write(c, &req, func(f *uciconf.File) error {
 		sec, from, err := nth(f, "rule", c.Param("id"))
 		if err != nil {
 			return err
@@ -472,8 +461,4 @@ func (s *Server) moveRule(c *echo.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return ok(c, nil)
 }
