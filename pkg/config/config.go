@@ -52,6 +52,10 @@ type UI struct {
 	Auth           string
 	PasswordHash   string
 	SessionTimeout time.Duration
+	// Metrics serves GET /metrics (Prometheus text format) without a
+	// session, to MetricsAllow only.
+	Metrics      bool
+	MetricsAllow []netip.Prefix
 }
 
 // Detection is the Online Detection mode of a WAN.

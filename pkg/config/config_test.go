@@ -178,6 +178,8 @@ func TestProblems(t *testing.T) {
 		{"last resort", "config globals 'globals'\n\toption last_resort 'drop'\n", "wanlb.globals.last_resort: must be one of: default, unreachable, blackhole (got 'drop')"},
 		{"relative hook", "config globals 'globals'\n\toption hook 'hook.sh'\n", "wanlb.globals.hook: must be an absolute path (got 'hook.sh')"},
 		{"listen", "config ui 'ui'\n\tlist listen 'lan'\n", "wanlb.ui.listen: must be <interface>:<port> or <ip>:<port> (got 'lan')"},
+		{"metrics without allow list", "config ui 'ui'\n\toption metrics '1'\n", "wanlb.ui.metrics_allow: must list who may read /metrics when metrics is on (e.g. '127.0.0.1' or '198.18.1.0/24')"},
+		{"bad metrics_allow", "config ui 'ui'\n\toption metrics '1'\n\tlist metrics_allow 'lan'\n", "wanlb.ui.metrics_allow: must be an IP address or CIDR (got 'lan')"},
 		{"password auth without hash", "config ui 'ui'\n\toption auth 'password'\n", "wanlb.ui.password_hash: must be set when auth is 'password' (use 'wanlb passwd')"},
 		{"backup of unknown wan", "config wan 'wan'\nconfig link_backup\n\tlist primary 'wan'\n\tlist backup 'wanb'\n", "wanlb.@link_backup[0].backup: is not a wan section (got 'wanb')\nwanlb.@link_backup[0].backup: needs at least one backup WAN"},
 		{"backup is primary", "config wan 'wan'\nconfig link_backup\n\tlist primary 'wan'\n\tlist backup 'wan'\n", "wanlb.@link_backup[0].backup: is also a primary WAN of this entry (got 'wan')"},

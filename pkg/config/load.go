@@ -385,6 +385,24 @@ func (v *validator) ui(s *uciconf.Section) UI {
 		Auth:           r.oneOf("auth", "system", "system", "password"),
 		PasswordHash:   r.str("password_hash", ""),
 		SessionTimeout: time.Duration(r.integer("session_timeout", 3600, 60, 7*24*3600)) * time.Second,
+		Metrics:        r.boolean("metrics", false),
+	}
+	allow := r.list("metrics_allow")
+	for _, a := range allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			if ip, err2 := netip.ParseAddr(a); err2 == nil {
+				p, err = netip.PrefixFrom(ip, ip.BitLen()), nil
+			}
+		}
+		if err != nil {
+			r.fail("metrics_allow", a, "must be an IP address or CIDR")
+			continue
+		}
+		u.MetricsAllow = append(u.MetricsAllow, p.Masked())
+	}
+	if u.Metrics && len(allow) == 0 {
+		r.failNoValue("metrics_allow", "must list who may read /metrics when metrics is on (e.g. '127.0.0.1' or '198.18.1.0/24')")
 	}
 	u.Listen = r.list("listen")
 	if len(u.Listen) == 0 {

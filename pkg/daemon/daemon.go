@@ -78,13 +78,17 @@ type Daemon struct {
 	// the kernel may refuse for a moment (xtables lock, a device renamed).
 	applyFailed bool
 
-	changes     map[string][]StateChange // by WAN, the last MaxChanges
-	history     map[string][]Sample      // by WAN, the last HistoryLength samples
-	counters    map[string]counters      // last rx/tx byte counters, by WAN
-	ui          atomic.Pointer[config.UI]
-	uiServers   []*http.Server
-	uiListeners []net.Addr
-	uiAddrs     []string
+	changes map[string][]StateChange // by WAN, the last MaxChanges
+	// Counters for /metrics.
+	stateChanges, probes, probesOK map[string]int
+	applies, applyFailures         int
+	applyTime                      time.Duration
+	history                        map[string][]Sample // by WAN, the last HistoryLength samples
+	counters                       map[string]counters // last rx/tx byte counters, by WAN
+	ui                             atomic.Pointer[config.UI]
+	uiServers                      []*http.Server
+	uiListeners                    []net.Addr
+	uiAddrs                        []string
 }
 
 // Messages to the state goroutine.
@@ -214,6 +218,8 @@ func (d *Daemon) answer(ctx context.Context, r request) any {
 		return d.status()
 	case "history":
 		return d.historyCopy()
+	case "metrics":
+		return d.metrics()
 	case "reload":
 		return d.reload(ctx)
 	case "hotplug":
@@ -416,6 +422,15 @@ func (d *Daemon) onRound(m roundDone) {
 	if !ok {
 		return
 	}
+	if d.probes == nil {
+		d.probes, d.probesOK = map[string]int{}, map[string]int{}
+	}
+	for _, r := range m.round.Results {
+		d.probes[m.wan]++
+		if r.OK {
+			d.probesOK[m.wan]++
+		}
+	}
 	if ch, ok := t.Round(m.round); ok {
 		d.logChange(m.wan, ch)
 		d.replan(m.wan + " " + string(ch.To))
@@ -425,8 +440,9 @@ func (d *Daemon) onRound(m roundDone) {
 func (d *Daemon) logChange(wan string, ch tracker.Change) {
 	d.log.Info(fmt.Sprintf("%s %s after %s", wan, ch.To, ch.Reason))
 	if d.changes == nil {
-		d.changes = map[string][]StateChange{}
+		d.changes, d.stateChanges = map[string][]StateChange{}, map[string]int{}
 	}
+	d.stateChanges[wan]++
 	c := append(d.changes[wan], StateChange{At: ch.At.UTC(), From: string(ch.From), To: string(ch.To), Reason: ch.Reason})
 	if len(c) > MaxChanges {
 		c = c[len(c)-MaxChanges:]
@@ -479,6 +495,7 @@ func (d *Daemon) replan(why string) {
 	res, err := d.kernel.DataPlane.Apply(p)
 	d.applyFailed = err != nil
 	if err != nil {
+		d.applyFailures++
 		// Keep the plan anyway: probers need its marks, and the retry
 		// computes a fresh one.
 		d.log.Error("apply failed, retrying: " + err.Error())
@@ -487,7 +504,10 @@ func (d *Daemon) replan(why string) {
 	}
 	d.desired = res.Desired
 	if res.Changed() {
-		d.log.Info(fmt.Sprintf("applied (%s) in %s; %s", why, time.Since(start).Round(time.Millisecond), shares(p)))
+		took := time.Since(start)
+		d.applies++
+		d.applyTime += took
+		d.log.Info(fmt.Sprintf("applied (%s) in %s; %s", why, took.Round(time.Millisecond), shares(p)))
 	}
 	if d.cfg.Globals.FlushConntrack && d.prev != nil && d.kernel.Conntrack != nil {
 		for _, old := range d.prev.WANs {

@@ -130,6 +130,34 @@ func (b uiBackend) Reload(ctx context.Context) (bool, []string, error) {
 
 func (b uiBackend) UI() config.UI { return *b.d.ui.Load() }
 
+func (b uiBackend) Metrics(ctx context.Context) (webui.Metrics, error) {
+	v, err := b.d.ask(ctx, request{kind: "metrics"})
+	if err != nil {
+		return webui.Metrics{}, err
+	}
+	return v.(webui.Metrics), nil
+}
+
+// metrics is the daemon's numbers (state goroutine).
+func (d *Daemon) metrics() webui.Metrics {
+	m := webui.Metrics{Applies: d.applies, ApplySeconds: d.applyTime.Seconds(), ApplyFailures: d.applyFailures}
+	for i := range d.cfg.WANs {
+		w := &d.cfg.WANs[i]
+		t := d.trackers[w.Name]
+		wm := webui.WANMetrics{Name: w.Name, State: string(t.State()), RTTSeconds: t.RTT().Seconds(), LossRatio: t.Loss() / 100,
+			StateChanges: d.stateChanges[w.Name], Probes: d.probes[w.Name], ProbesOK: d.probesOK[w.Name]}
+		if d.prev != nil {
+			if pw, ok := d.prev.WAN(w.Name); ok {
+				wm.Active, wm.Share = pw.Active, pw.Share
+			}
+		}
+		wm.RxBytes, _ = readCounter(d.device(w), "rx_bytes")
+		wm.TxBytes, _ = readCounter(d.device(w), "tx_bytes")
+		m.WANs = append(m.WANs, wm)
+	}
+	return m
+}
+
 // UhttpdCert and UhttpdKey are the router's certificate: the UI uses TLS
 // with it when both exist.
 const (

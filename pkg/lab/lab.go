@@ -26,6 +26,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,7 +78,21 @@ type Options struct {
 	// DefaultConnectTimeout. Lab RTTs are microseconds, so tests that expect
 	// many failures may lower it (a SYN is retransmitted after 1s).
 	ConnectTimeout time.Duration
+	// Prefix, when set, replaces the per-process prefix "wlb<pid>x<n>-" of
+	// the namespace names with a fixed one, so that another process can
+	// find the lab with Attach. It must match [a-z][a-z0-9]*- and must not
+	// start with "wlb" and a digit. Only one lab can own a fixed prefix, so
+	// New first removes every namespace whose name starts with it, and the
+	// processes inside: leftovers of a lab that was never closed.
+	Prefix string
 }
+
+// fixedPrefix is what Options.Prefix must look like; autoPrefix refuses
+// those that could be the start of New's per-process names.
+var (
+	fixedPrefix = regexp.MustCompile(`^[a-z][a-z0-9]*-$`)
+	autoPrefix  = regexp.MustCompile(`^wlb[0-9]`)
+)
 
 // ISP describes one upstream provider and the router WAN facing it.
 type ISP struct {
@@ -134,11 +149,34 @@ func New(opts Options) (_ *Lab, err error) {
 	if opts.ConnectTimeout == 0 {
 		opts.ConnectTimeout = DefaultConnectTimeout
 	}
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = fmt.Sprintf("wlb%dx%d-", os.Getpid(), labCounter.Add(1))
+	} else if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	} else if err := removePrefixed(prefix); err != nil {
+		return nil, err
+	}
 	// Best effort: a stale namespace we cannot delete does not stop this lab,
 	// whose names cannot collide with it.
 	_ = cleanupStale()
 
-	prefix := fmt.Sprintf("wlb%dx%d-", os.Getpid(), labCounter.Add(1))
+	l := layout(prefix, opts)
+	defer func() {
+		if err != nil {
+			if cerr := l.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("lab: cleanup after failed New: %w", cerr))
+			}
+		}
+	}()
+	if err := l.build(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// layout returns an unbuilt Lab: the names and addresses New would use.
+func layout(prefix string, opts Options) *Lab {
 	l := &Lab{
 		Client:   prefix + "client",
 		Router:   prefix + "router",
@@ -161,15 +199,35 @@ func New(opts Options) (_ *Lab, err error) {
 			InternetAddr: addr4(198, 18, byte(20+k), 1),
 		})
 	}
-	defer func() {
-		if err != nil {
-			if cerr := l.Close(); cerr != nil {
-				err = errors.Join(err, fmt.Errorf("lab: cleanup after failed New: %w", cerr))
-			}
-		}
-	}()
-	if err := l.build(); err != nil {
+	return l
+}
+
+// checkPrefix validates Options.Prefix.
+func checkPrefix(prefix string) error {
+	if !fixedPrefix.MatchString(prefix) || autoPrefix.MatchString(prefix) {
+		return fmt.Errorf("lab: Options.Prefix %q must match [a-z][a-z0-9]*- and not start with wlb and a digit", prefix)
+	}
+	return nil
+}
+
+// Attach returns the lab that New built in another process (or earlier in
+// this one) with Options{Prefix: prefix, ISPs: isps}, without a VPN, so
+// that faults (CarrierDown, Blackhole, Loss, Bandwidth, Heal), Do, Exec and
+// Start work on it. Its servers belong to the lab's creator. Close only
+// releases what the attached value started itself (Start, DialTCP,
+// DialUDP); it never deletes a namespace.
+func Attach(prefix string, isps int) (*Lab, error) {
+	if err := checkPrefix(prefix); err != nil {
 		return nil, err
+	}
+	if isps < 1 || isps > MaxISPs {
+		return nil, fmt.Errorf("lab: attach: %d ISPs, want 1..%d", isps, MaxISPs)
+	}
+	l := layout(prefix, Options{ISPs: isps, SlowDelay: DefaultSlowDelay, ConnectTimeout: DefaultConnectTimeout})
+	for _, ns := range l.allNS() {
+		if _, err := os.Stat(netnsDir + "/" + ns); err != nil {
+			return nil, fmt.Errorf("lab: attach to %s: namespace %s: %w", prefix, ns, err)
+		}
 	}
 	return l, nil
 }

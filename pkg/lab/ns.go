@@ -188,6 +188,26 @@ func cleanupStale() error {
 	return errors.Join(errs...)
 }
 
+// removePrefixed kills the processes in, and deletes, every namespace whose
+// name starts with prefix.
+func removePrefixed(prefix string) error {
+	entries, err := os.ReadDir(netnsDir)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("lab: list %s: %w", netnsDir, err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		killNSProcs(e.Name())
+		if _, err := run("", "ip", "netns", "del", e.Name()); err != nil {
+			errs = append(errs, fmt.Errorf("lab: remove leftover namespace: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // pidAlive reports whether a process exists. EPERM means it exists but we
 // may not signal it, which still counts as alive; a zombie (killed test
 // binary not yet reaped) counts as dead.

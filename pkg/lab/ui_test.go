@@ -1,7 +1,12 @@
 package lab_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"regexp"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -61,7 +66,8 @@ func TestWebUI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, l, "config ui 'ui'\n\tlist listen '198.18.1.1:8088'\n\toption auth 'password'\n\toption password_hash '"+hash+"'\n\n"+labWANs(l, nil))
+	d := startDaemon(t, l, "config ui 'ui'\n\tlist listen '198.18.1.1:8088'\n\toption auth 'password'\n\toption password_hash '"+hash+"'\n"+
+		"\toption metrics '1'\n\tlist metrics_allow '198.18.1.0/24'\n\n"+labWANs(l, nil))
 	d.waitAllOnline(15 * time.Second)
 	// Saved with the build output (make's dist/), so a test run leaves the
 	// tree clean; the README's copies in web/screenshots come from here.
@@ -79,6 +85,26 @@ func TestWebUI(t *testing.T) {
 
 	// Log in (a wrong password first), look at every page.
 	step("pages")
+
+	// The LAN may scrape /metrics without a session: real probe counts.
+	// The connection is opened inside the client namespace (net/http would
+	// dial on a goroutine of its own, in the host's namespace).
+	conn, err := l.DialTCP(l.Client, "198.18.1.1:8088")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(conn, "GET /metrics HTTP/1.0\r\nHost: 198.18.1.1\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(resp.Body)
+	}
+	conn.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `wanlb_wan_state{wan="wan1",state="online"} 1`) ||
+		!regexp.MustCompile(`wanlb_wan_probes_ok_total\{wan="wan2"\} [1-9]`).Match(body) {
+		t.Errorf("metrics from the LAN: %v\n%.2000s", err, body)
+	}
 
 	// Weights 3:1 through the Load Balancing page change the traffic.
 	before := counts(t, l, 300)

@@ -31,6 +31,8 @@ type Backend interface {
 	Reload(ctx context.Context) (applied bool, problems []string, err error)
 	// UI is the running config's ui section.
 	UI() config.UI
+	// Metrics are the numbers GET /metrics shows.
+	Metrics(ctx context.Context) (Metrics, error)
 }
 
 // Authenticator checks the router's own users (rpcd, like LuCI).
@@ -100,6 +102,7 @@ func New(opts Options, b Backend) *Server {
 		c.JSON(code, map[string]string{"error": msg})
 	}
 	e.Use(headers)
+	e.GET("/metrics", s.metrics)
 	api := e.Group("/api", s.limitBody)
 	api.POST("/login", s.login)
 	authed := e.Group("/api", s.limitBody, s.requireSession)
