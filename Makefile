@@ -89,3 +89,22 @@ footprint: ipk
 	@$(GO) run ./cmd/mkipk footprint -out dist
 
 .PHONY: ipk footprint
+
+# Live demo (root): three simulated ISPs (100, 50, 20 Mbit/s) in network
+# namespaces behind the real daemon, with LAN traffic; the web UI on
+# http://127.0.0.1:8088/ (root / wanlb-demo). Ctrl-C stops it and removes
+# everything. From another terminal: make demo-break ISP=2 FAULT=blackhole
+# (carrier, blackhole, loss, loss=30), make demo-heal ISP=2.
+FAULT ?= blackhole
+
+demo: deps build
+	CGO_ENABLED=0 $(GO) build -trimpath -o dist/wanlb-lab ./cmd/wanlb-lab
+	dist/wanlb-lab demo
+
+demo-break:
+	dist/wanlb-lab break isp$(ISP) $(FAULT)
+
+demo-heal:
+	dist/wanlb-lab heal isp$(ISP)
+
+.PHONY: demo demo-break demo-heal
