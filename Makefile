@@ -7,9 +7,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/wanlb/wanlb/pkg/cli.Version=$(VERSION)
 # No inlining: a ~17% smaller binary for routers' small flash (pkg/ipk.GCFlags).
 GCFLAGS := -gcflags=all=-l
-# Unit-test packages: everything but the namespace lab, which needs root
+# Unit-test packages: everything but the namespace lab and the demo, which need root
 # and a real kernel and so does not run under qemu-user.
-UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/pkg/lab$$')
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/pkg/lab$$' -e '/pkg/demo$$')
 DEB_PKGS := iptables iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs
 FUZZTIME ?= 20s
 
@@ -49,7 +49,7 @@ unit:
 # Namespace lab: real traffic through real namespaces. Needs root; in CI
 # (CI=true) a skipped lab test is a failure.
 lab:
-	$(GO) test -count=1 -timeout 15m -v ./pkg/lab
+	$(GO) test -count=1 -timeout 15m -v ./pkg/lab ./pkg/demo
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/uciconf
