@@ -46,6 +46,32 @@ func (s *connSet) remove(c net.Conn) {
 	c.Close()
 }
 
+// serve accepts connections on ln until it is closed and runs handle on
+// each in its own goroutine; the set closes them all on closeAll.
+func (s *connSet) serve(ln net.Listener, handle func(c net.Conn)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			s.add(c)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer s.remove(c)
+				handle(c)
+			}()
+		}
+	}()
+}
+
 func (s *connSet) closeAll() {
 	s.mu.Lock()
 	for c := range s.conns {
@@ -64,33 +90,15 @@ func serveStream(l *lab.Lab) (stop func(), err error) {
 		return nil, fmt.Errorf("stream server on %s: %w", addr, err)
 	}
 	var set connSet
-	set.wg.Add(1)
-	go func() {
-		defer set.wg.Done()
-		buf := make([]byte, 64<<10)
+	buf := make([]byte, 64<<10) // only read by the kernel: one buffer serves all
+	set.serve(ln, func(c net.Conn) {
 		for {
-			c, err := ln.Accept()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
-				continue
+			c.SetWriteDeadline(time.Now().Add(idleLimit))
+			if _, err := c.Write(buf); err != nil {
+				return
 			}
-			set.add(c)
-			set.wg.Add(1)
-			go func() {
-				defer set.wg.Done()
-				defer set.remove(c)
-				for {
-					c.SetWriteDeadline(time.Now().Add(idleLimit))
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	return func() { ln.Close(); set.closeAll() }, nil
 }
 
@@ -159,39 +167,21 @@ func download(ctx context.Context, l *lab.Lab, addr string) {
 // stop closes ln and every relayed connection.
 func relay(ln net.Listener, l *lab.Lab) (stop func()) {
 	var set connSet
-	set.wg.Add(1)
-	go func() {
-		defer set.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			set.add(c)
-			set.wg.Add(1)
-			go func() {
-				defer set.wg.Done()
-				defer set.remove(c)
-				var ui net.Conn
-				if err := l.Do(l.Router, func() (err error) {
-					ui, err = net.DialTimeout("tcp", uiAddr, 5*time.Second)
-					return err
-				}); err != nil {
-					return
-				}
-				set.add(ui)
-				defer set.remove(ui)
-				done := make(chan struct{}, 2)
-				pipe := func(dst, src net.Conn) { io.Copy(dst, src); done <- struct{}{} }
-				go pipe(ui, c)
-				go pipe(c, ui)
-				<-done // either side closing ends both
-			}()
+	set.serve(ln, func(c net.Conn) {
+		var ui net.Conn
+		if err := l.Do(l.Router, func() (err error) {
+			ui, err = net.DialTimeout("tcp", uiAddr, 5*time.Second)
+			return err
+		}); err != nil {
+			return
 		}
-	}()
+		set.add(ui)
+		defer set.remove(ui)
+		done := make(chan struct{}, 2)
+		pipe := func(dst, src net.Conn) { io.Copy(dst, src); done <- struct{}{} }
+		go pipe(ui, c)
+		go pipe(c, ui)
+		<-done // either side closing ends both
+	})
 	return func() { ln.Close(); set.closeAll() }
 }
