@@ -10,7 +10,10 @@ GCFLAGS := -gcflags=all=-l
 # Unit-test packages: everything but the namespace lab and the demo, which need root
 # and a real kernel and so does not run under qemu-user.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/pkg/lab$$' -e '/pkg/demo$$')
-DEB_PKGS := iptables iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs iperf3
+DEB_PKGS := iptables nftables busybox iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs iperf3
+# OpenWrt's own fw4, ubus, rpcd, uci, opkg, apk-tools and pfSense's dpinger, built
+# from source by the openwrt-tools kit beside the repository (internal/openwrttest).
+OWT_KIT := $(wildcard ../shared/openwrt-tools/build)
 FUZZTIME ?= 20s
 
 .PHONY: build build-all deps test unit lab qemu fuzz lint bench clean
@@ -35,6 +38,11 @@ deps:
 	fi
 	@# playwright-core for the browser tests (no browser download: Debian's chromium is used)
 	@[ -d web/e2e/node_modules/playwright-core ] || (cd web/e2e && npm ci --no-audit --no-fund --loglevel=error)
+ifneq ($(OWT_KIT),)
+	@$(OWT_KIT) >/dev/null || { echo "openwrt-tools build failed"; $(OWT_KIT); }
+else
+	@echo "openwrt-tools kit not found beside the repository: tests of real OpenWrt parts will skip$(if $(filter true,$(CI)), (and fail in CI))"
+endif
 
 test: deps lint build-all unit lab fuzz qemu ipk
 
