@@ -46,7 +46,7 @@ type Options struct {
 
 // Kernel is what the daemon needs from the system.
 type Kernel struct {
-	DataPlane *dataplane.DataPlane
+	DataPlane DataPlane
 	Conntrack dataplane.Conntrack // nil: offline WANs keep their connections
 	// Netifd looks up a logical interface, for WANs whose device or
 	// gateway the config leaves to netifd. nil: the config must name them.
@@ -67,8 +67,9 @@ type Daemon struct {
 	trackers map[string]*tracker.Tracker
 	links    map[string]linkmon.Link     // by device
 	ifaces   map[string]netifd.Interface // by WAN name, from netifd
-	prev     *plan.Plan
-	desired  *dataplane.Desired // of the last successful apply, for the repair check
+	prev     *plan.Plan                  // the last computed plan
+	applied  *plan.Plan                  // the last plan the kernel accepted
+	desired  *dataplane.Desired          // of the last successful apply, for the repair check
 	probers  context.CancelFunc
 	proberWG sync.WaitGroup
 	gen      int // prober generation; rounds of older ones are dropped
@@ -77,6 +78,9 @@ type Daemon struct {
 	// applyFailed makes the state goroutine retry the apply every second:
 	// the kernel may refuse for a moment (xtables lock, a device renamed).
 	applyFailed bool
+	// savedEngaged is what the state file holds (engagedSaved: written).
+	savedEngaged []string
+	engagedSaved bool
 
 	changes map[string][]StateChange // by WAN, the last MaxChanges
 	// Counters for /metrics.
@@ -150,6 +154,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.setConfig(ctx, c, problems)
 	d.adopt()
+	d.resumeEngaged()
 
 	linkCtx, stopLinks := context.WithCancel(ctx)
 	linkEvents := make(chan linkmon.Link, 16)
@@ -487,19 +492,21 @@ func (d *Daemon) states() map[string]plan.WANState {
 }
 
 // replan computes and applies the plan, then deletes the connections of
-// WANs that stopped being usable.
+// WANs that stopped being usable. The computed plan is the daemon's
+// decision even when the kernel refuses it (probers need its marks, link
+// backup its memory); what the kernel carries is d.applied, set only after
+// a successful apply, so a retry still deletes an offline WAN's entries.
 func (d *Daemon) replan(why string) {
 	now := time.Now()
 	p := plan.Compute(plan.Input{Config: d.cfg, States: d.states(), Prev: d.prev, Now: now})
+	d.prev = p
+	d.saveEngaged(p)
 	start := time.Now()
 	res, err := d.kernel.DataPlane.Apply(p)
 	d.applyFailed = err != nil
 	if err != nil {
 		d.applyFailures++
-		// Keep the plan anyway: probers need its marks, and the retry
-		// computes a fresh one.
 		d.log.Error("apply failed, retrying: " + err.Error())
-		d.prev = p
 		return
 	}
 	d.desired = res.Desired
@@ -509,20 +516,8 @@ func (d *Daemon) replan(why string) {
 		d.applyTime += took
 		d.log.Info(fmt.Sprintf("applied (%s) in %s; %s", why, took.Round(time.Millisecond), shares(p)))
 	}
-	if d.cfg.Globals.FlushConntrack && d.prev != nil && d.kernel.Conntrack != nil {
-		for _, old := range d.prev.WANs {
-			now, ok := p.WAN(old.Name)
-			if old.Usable && (!ok || !now.Usable) {
-				mark, mask := dataplane.WANMark(old.Mark, p.MarkMask)
-				if err := d.kernel.Conntrack.DeleteMarked(mark, mask); err != nil {
-					d.log.Warn(err.Error())
-				} else {
-					d.log.Info(fmt.Sprintf("%s: deleted its conntrack entries (mark %#x)", old.Name, mark))
-				}
-			}
-		}
-	}
-	d.prev = p
+	d.deleteConntrack(d.applied, p)
+	d.applied = p
 	d.armSchedule(now)
 }
 

@@ -31,6 +31,8 @@ const (
 	// RulePrioDNS: "to <server> lookup <WAN table>" for the DNS servers
 	// netifd learned on each WAN. ISPs often refuse queries from other
 	// networks; mwan3 users lose DNS after failover for this reason.
+	// The plan lists a WAN's servers only while the WAN is usable, so
+	// during an outage they are balanced over the WANs that are up.
 	RulePrioDNS = RulePrioBase + 10
 	// RulePrioMark + i is the fwmark rule of mark index i (i <= 255, as
 	// the mark mask has at most 8 bits); the range ends at RulePrioEnd.

@@ -20,7 +20,7 @@ type WANState struct {
 	Gateway netip.Addr   // next hop; invalid for point-to-point links
 	Carrier bool         // the device is up and has carrier
 	Online  bool         // online detection says the WAN reaches the internet
-	DNS     []netip.Addr // DNS servers learned on this WAN; always reached through it
+	DNS     []netip.Addr // DNS servers learned on this WAN (netifd: DHCP, PPP or static 'option dns')
 }
 
 // Input is everything Compute looks at.
@@ -70,6 +70,10 @@ type WAN struct {
 	Mark    uint32 // index inside the mark mask, 1..MaxMarkIndex
 	Device  string
 	Gateway netip.Addr
+	// DNS are the WAN's resolvers to pin to it (reached through this WAN
+	// whatever the balancing says): empty while the WAN carries nothing
+	// because it is down, so the router's and the LAN's queries to them
+	// go out through the WANs that are up instead of into a dead link.
 	DNS     []netip.Addr
 	Usable  bool    // enabled, carrier, online
 	Standby bool    // held back by a link backup entry
@@ -181,6 +185,11 @@ func Compute(in Input) *Plan {
 		w := &p.WANs[i]
 		w.Standby = standby[w.Name]
 		w.Active = active[w.Name]
+		// Usable (a standby backup too: ISPs often refuse queries from
+		// other networks), or carrying traffic as a last resort.
+		if !w.Usable && !w.Active {
+			w.DNS = nil
+		}
 		for _, m := range p.Default.Members {
 			if m.WAN == w.Name {
 				w.Share = m.Share

@@ -314,3 +314,55 @@ func TestMarksStayStable(t *testing.T) {
 		t.Fatalf("MaxMarkIndex wrong")
 	}
 }
+
+// TestDNSPinnedOnlyWhileUsable: a WAN's resolvers are pinned to it while
+// it works (or carries traffic as the last resort); while it is down they
+// are left to the balancing, so queries to them leave by a WAN that is up.
+func TestDNSPinnedOnlyWhileUsable(t *testing.T) {
+	withDNS := func(s map[string]WANState) map[string]WANState {
+		for name, w := range s {
+			w.DNS = []netip.Addr{netip.MustParseAddr("198.18.100.5" + name[1:])}
+			s[name] = w
+		}
+		return s
+	}
+	standby := func(c *config.Config) {
+		c.LinkBackups = []config.LinkBackup{backup([]string{"w1"}, []string{"w2"}, config.ModeFailover, false, true)}
+	}
+	tests := []struct {
+		name   string
+		states map[string]WANState
+		mod    func(*config.Config)
+		want   string // WANs whose DNS the plan pins
+	}{
+		{"both online", st("w1", "w2"), nil, "w1 w2"},
+		{"w1 offline", st("-w1", "w2"), nil, "w2"},
+		{"w1 without carrier", st("!w1", "w2"), nil, "w2"},
+		{"w1 back online", st("w1", "w2"), nil, "w1 w2"},
+		{"nothing online: the WANs with carrier carry, pinned", st("-w1", "-w2"), nil, "w1 w2"},
+		{"nothing online, w1 without carrier", st("!w1", "-w2"), nil, "w2"},
+		{"standby backup that works stays pinned", st("w1", "w2"), standby, "w1 w2"},
+		{"dead standby backup", st("w1", "-w2"), standby, "w1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cfg("w1", "w2")
+			if tt.mod != nil {
+				tt.mod(c)
+			}
+			p := Compute(Input{Config: c, States: withDNS(tt.states), Now: monday})
+			var pinned []string
+			for _, w := range p.WANs {
+				if len(w.DNS) > 0 {
+					if want := "198.18.100.5" + w.Name[1:]; w.DNS[0].String() != want {
+						t.Errorf("%s DNS %v, want %s", w.Name, w.DNS, want)
+					}
+					pinned = append(pinned, w.Name)
+				}
+			}
+			if got := strings.Join(pinned, " "); got != tt.want {
+				t.Errorf("DNS pinned for %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
