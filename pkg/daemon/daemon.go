@@ -75,6 +75,9 @@ type Daemon struct {
 	gen      int // prober generation; rounds of older ones are dropped
 	schedule *time.Timer
 	hooks    sync.WaitGroup
+	// hookCtx ends with the daemon: stop kills the hooks still running.
+	hookCtx   context.Context
+	stopHooks context.CancelFunc
 	// applyFailed makes the state goroutine retry the apply every second:
 	// the kernel may refuse for a moment (xtables lock, a device renamed).
 	applyFailed bool
@@ -676,7 +679,7 @@ func (d *Daemon) stop() error {
 		d.probers()
 	}
 	d.proberWG.Wait()
-	d.hooks.Wait()
+	d.waitHooks()
 	d.stopUI()
 	if err := d.kernel.DataPlane.Flush(); err != nil {
 		return fmt.Errorf("flush on stop: %w", err)

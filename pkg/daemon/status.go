@@ -1,12 +1,10 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/wanlb/wanlb/pkg/dataplane"
@@ -90,33 +88,6 @@ func (d *Daemon) status() Status {
 		s.WANs = append(s.WANs, ws)
 	}
 	return s
-}
-
-// HookTimeout bounds the hook script.
-const HookTimeout = 10 * time.Second
-
-// runHook runs the hook script in the background: ACTION, WAN and DEVICE in
-// its environment, killed after HookTimeout, never blocking the state
-// goroutine.
-func (d *Daemon) runHook(action, wan, device string) {
-	path := d.cfg.Globals.Hook
-	if path == "" {
-		return
-	}
-	if st, err := os.Stat(path); err != nil || st.Mode()&0o111 == 0 {
-		return
-	}
-	d.hooks.Add(1)
-	go func() {
-		defer d.hooks.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), HookTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, path)
-		cmd.Env = append(os.Environ(), "ACTION="+action, "WAN="+wan, "DEVICE="+device)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			d.log.Warn(fmt.Sprintf("hook %s %s %s: %v: %s", path, action, wan, err, out))
-		}
-	}()
 }
 
 // firstIPv4 is a device's first IPv4 address, "" when it has none.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -303,5 +304,106 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(d.runDir, "wanlb.sock")); err == nil {
 		t.Error("control socket left after stop")
+	}
+}
+
+// waitFile waits until the file at path contains want.
+func waitFile(t *testing.T, path, want string, within time.Duration) {
+	t.Helper()
+	end := time.Now().Add(within)
+	for {
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(end) {
+			b, _ := os.ReadFile(path)
+			t.Fatalf("%s does not contain %q within %s:\n%s", path, want, within, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid runs (a zombie waiting for its reaper does not).
+func alive(pid string) bool {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
+// TestDaemonStopsDespiteHooks: hooks that leave children behind must not
+// hold up SIGTERM; procd kills a daemon that takes longer than 5 s, before
+// it removed its rules. One hook backgrounds a sleep and exits (the sleep
+// holds the hook's output pipe); the other is still waiting for its sleep.
+func TestDaemonStopsDespiteHooks(t *testing.T) {
+	lab.RequireRoot(t)
+	l := newLab(t, lab.Options{ISPs: 2})
+	dir := t.TempDir()
+	pids, hook := filepath.Join(dir, "pids"), filepath.Join(dir, "hook.sh")
+	script := "#!/bin/sh\nsleep 1000 &\necho \"$ACTION $! $$\" >> " + pids + "\n[ \"$ACTION\" = online ] && sleep 1000\nexit 0\n"
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, l, "config globals 'globals'\n\toption hook '"+hook+"'\n\n"+labWANs(l, nil))
+	t.Cleanup(func() {
+		// The offline hook's background sleep outlives its hook on purpose.
+		b, _ := os.ReadFile(pids)
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, pid := range strings.Fields(line)[min(1, len(strings.Fields(line))):] {
+				if n, err := strconv.Atoi(pid); err == nil && alive(pid) {
+					syscall.Kill(n, syscall.SIGKILL)
+				}
+			}
+		}
+	})
+	d.waitAllOnline(15 * time.Second)
+	if err := l.CarrierDown(1); err != nil {
+		t.Fatal(err)
+	}
+	d.waitState("wan1", "offline", 5*time.Second)
+	waitFile(t, pids, "offline ", 5*time.Second)
+	if err := l.Heal(1); err != nil {
+		t.Fatal(err)
+	}
+	d.waitState("wan1", "online", 15*time.Second)
+	waitFile(t, pids, "online ", 5*time.Second)
+
+	d.stopped = true
+	start := time.Now()
+	d.proc.Cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.proc.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("daemon exited with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		d.proc.Kill()
+		t.Fatalf("daemon did not stop within 10s of SIGTERM with hooks running:\n%s", d.proc.Output())
+	}
+	took := time.Since(start)
+	t.Logf("stopped %s after SIGTERM with a hook running and a hook's child holding its output", took.Round(10*time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("stop took %s, procd's term timeout is 5s", took)
+	}
+	if out, _ := l.Exec(l.Router, "ip", "rule"); strings.Contains(out, "lookup 30") {
+		t.Errorf("ip rules left after stop:\n%s", out)
+	}
+	if out, _ := l.Exec(l.Router, "iptables", "-w", "-t", "mangle", "-S"); strings.Contains(out, "wanlb") {
+		t.Errorf("chains left after stop:\n%s", out)
+	}
+	// The hook that was still running went with its children.
+	b, _ := os.ReadFile(pids)
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "online" {
+			for _, pid := range f[1:] {
+				if alive(pid) {
+					t.Errorf("the running hook's process %s survived the stop", pid)
+				}
+			}
+		}
 	}
 }
