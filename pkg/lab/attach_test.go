@@ -2,6 +2,9 @@ package lab
 
 import (
 	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,6 +36,18 @@ func TestPrefixAndAttach(t *testing.T) {
 	exited := make(chan struct{})
 	go func() { sleeper.Wait(); close(exited) }()
 	t.Cleanup(func() { sleeper.Process.Kill() })
+	// `ip netns exec` enters the namespace after it started; on a loaded
+	// machine New could look before that and miss the process.
+	pid := strconv.Itoa(sleeper.Process.Pid)
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		out, _ := exec.Command("ip", "netns", "pids", stale).Output()
+		if slices.Contains(strings.Fields(string(out)), pid) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the sleeper (pid %s) is not in %s after 10s", pid, stale)
+		}
+	}
 
 	l := newLab(t, Options{ISPs: 2, Prefix: prefix, ConnectTimeout: 500 * time.Millisecond})
 	if l.Prefix != prefix || l.Router != stale || l.ISPs[1].NS != prefix+"isp2" {
@@ -40,7 +55,7 @@ func TestPrefixAndAttach(t *testing.T) {
 	}
 	select {
 	case <-exited:
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Error("the process in the leftover namespace survived New")
 	}
 

@@ -270,22 +270,42 @@ func TestDaemonLifecycle(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// moreOK waits until n more connections succeeded.
+	moreOK := func(n int64, what string) {
+		t.Helper()
+		want := ok.Load() + n
+		for end := time.Now().Add(15 * time.Second); ok.Load() < want; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("%s: %d connections ok, %d failed; want %d ok", what, ok.Load(), failed.Load(), want)
+			}
+		}
+	}
+	marks := map[string]string{"wan1": d.wan("wan1").Mark, "wan2": d.wan("wan2").Mark}
+	moreOK(10, "before kill -9")
 	d.proc.Cmd.Process.Signal(syscall.SIGKILL)
 	d.proc.Wait()
 	d.stopped = true
-	time.Sleep(500 * time.Millisecond) // traffic with no daemon: kernel state stays
+	moreOK(10, "with no daemon") // the kernel state stays
+	// The config changed while the daemon was down: wan2 now comes first,
+	// so a fresh assignment would give it wan1's mark and move wan1's
+	// connections to wan2. Adoption keeps every WAN's mark.
+	d.writeConfig("config wan 'wan2'\n\toption weight '1'\n" + targets + "\nconfig wan 'wan1'\n\toption weight '3'\n" + targets)
 	d.start(ubus)
 	d.waitAllOnline(15 * time.Second)
-	time.Sleep(500 * time.Millisecond)
+	moreOK(10, "after the restart")
 	close(stop)
 	<-done
 	t.Logf("through kill -9 and restart: %d connections, %d failed", ok.Load()+failed.Load(), failed.Load())
-	if failed.Load() > 0 || ok.Load() < 20 {
+	if failed.Load() > 0 || ok.Load() < 30 {
 		t.Errorf("through kill -9 and restart: %d ok, %d failed", ok.Load(), failed.Load())
 	}
 	if !strings.Contains(d.proc.Output(), "adopted the marks of 2 WANs") {
 		t.Errorf("restart did not adopt the marks:\n%s", d.proc.Output())
+	}
+	for wan, mark := range marks {
+		if got := d.wan(wan).Mark; got != mark || mark == "" {
+			t.Errorf("%s has mark %q after the restart, had %q", wan, got, mark)
+		}
 	}
 	ping("after kill -9 and restart")
 

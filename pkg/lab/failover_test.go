@@ -109,6 +109,18 @@ func (d *daemonRun) stop() {
 	}
 }
 
+// restart stops the daemon with SIGTERM (which removes its kernel state)
+// and starts it again on the same config and run directory, as procd does.
+func (d *daemonRun) restart() {
+	d.t.Helper()
+	d.stop()
+	p, err := d.l.Start(d.l.Router, d.bin, "--config-dir", d.configDir, "--run-dir", d.runDir, "daemon")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.proc, d.stopped = p, false
+}
+
 // status runs `wanlb status --json` in the router namespace.
 func (d *daemonRun) status() (daemon.Status, error) {
 	var s daemon.Status
@@ -200,11 +212,9 @@ func TestFailoverBlackholeAndRecovery(t *testing.T) {
 	if c := counts(t, l, 150); c[1] == 0 || c[0] > 0 {
 		t.Errorf("after recovery wan1 carries nothing: %v", c)
 	}
-	time.Sleep(200 * time.Millisecond) // the hook runs in the background
-	b, _ := os.ReadFile(hookOut)
-	if got := string(b); !strings.Contains(got, "offline wan1 wan1\n") || !strings.Contains(got, "online wan1 wan1\n") {
-		t.Errorf("hook calls:\n%s", got)
-	}
+	// The hook runs in the background.
+	waitFile(t, hookOut, "offline wan1 wan1\n", 5*time.Second)
+	waitFile(t, hookOut, "online wan1 wan1\n", 5*time.Second)
 }
 
 func TestFailoverCarrierLossIsImmediate(t *testing.T) {
@@ -302,8 +312,10 @@ func udpFailover(t *testing.T, flush int) {
 	d := startDaemon(t, l, fmt.Sprintf("config globals 'globals'\n\toption flush_conntrack '%d'\n\n", flush)+labWANs(l, nil))
 	d.waitAllOnline(15 * time.Second)
 	f := startUDPFlow(t, l)
-	time.Sleep(300 * time.Millisecond)
 	first, n := f.last()
+	for end := time.Now().Add(5 * time.Second); n == 0 && time.Now().Before(end); first, n = f.last() {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n == 0 || first.isp == 0 {
 		t.Fatal("the UDP flow gets no replies")
 	}
@@ -362,15 +374,30 @@ func TestLinkBackupRevert(t *testing.T) {
 	d.waitState("wan1", "online", 15*time.Second)
 	only(1, "revert 1: back on the primary")
 
-	d.reload(entry(0))
-	time.Sleep(500 * time.Millisecond)
+	// Through the control socket: it answers once the config is applied.
+	d.writeConfig(entry(0))
+	if out, err := d.cli("reload"); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
 	l.Blackhole(1)
 	d.waitState("wan1", "offline", 10*time.Second)
 	only(2, "revert 0, primary dead")
 	l.Heal(1)
+	// Status answers after the state goroutine applied wan1's recovery.
 	d.waitState("wan1", "online", 15*time.Second)
-	time.Sleep(500 * time.Millisecond)
 	only(2, "revert 0: stays on the backup after the primary recovered")
+
+	// A restart (procd, an upgrade) must not forget the take-over.
+	d.restart()
+	d.waitAllOnline(15 * time.Second)
+	only(2, "revert 0: still on the backup after the daemon restarted")
+	if w := d.wan("wan1"); !w.Standby || w.Active {
+		t.Errorf("after the restart the primary should stand by: %+v", w)
+	}
+	// Until the backup fails.
+	l.Blackhole(2)
+	d.waitState("wan2", "offline", 10*time.Second)
+	only(1, "revert 0, the backup failed")
 }
 
 func TestLinkBackupTriggerAll(t *testing.T) {
