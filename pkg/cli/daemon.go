@@ -78,9 +78,12 @@ func daemonCmd(configDir, runDir string, env Env) int {
 
 // clientErr reports a failed request to the daemon.
 func clientErr(env Env, runDir string, err error) int {
-	if errors.Is(err, daemon.ErrNotRunning) {
+	switch {
+	case errors.Is(err, daemon.ErrNotRunning):
 		fmt.Fprintf(env.Stderr, "wanlb: %v (no answer on %s/%s)\n", err, runDir, daemon.SocketName)
-	} else {
+	case errors.Is(err, os.ErrPermission):
+		fmt.Fprintf(env.Stderr, "wanlb: %v (it is root's only: run wanlb as root)\n", err)
+	default:
 		fmt.Fprintf(env.Stderr, "wanlb: %v\n", err)
 	}
 	return ExitProblem

@@ -39,6 +39,28 @@ type ReloadResult struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// Control socket deadlines. Its clients (the CLI, the hotplug script) send
+// one small request at once and read the answer, so a connection that is
+// silent, sends its request slowly or lingers after its answer is cut off
+// instead of holding a goroutine and a descriptor for good. The write
+// deadline leaves room for a reload, which applies the new plan.
+const (
+	ControlReadTimeout  = 3 * time.Second  // the whole request, body included
+	ControlIdleTimeout  = 3 * time.Second  // between requests on one connection
+	ControlWriteTimeout = 30 * time.Second // from the request's end to the answer's
+)
+
+// controlServer serves the control socket's handler with its deadlines.
+func (d *Daemon) controlServer() *http.Server {
+	return &http.Server{
+		Handler:           d.handler(),
+		ReadHeaderTimeout: ControlReadTimeout,
+		ReadTimeout:       ControlReadTimeout,
+		IdleTimeout:       ControlIdleTimeout,
+		WriteTimeout:      ControlWriteTimeout,
+	}
+}
+
 func (d *Daemon) ask(ctx context.Context, r request) (any, error) {
 	r.reply = make(chan any, 1)
 	select {
@@ -137,11 +159,7 @@ func (c Client) do(method, path string, body io.Reader, out any) error {
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) {
-			return ErrNotRunning
-		}
-		return err
+		return c.dialError(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -149,6 +167,20 @@ func (c Client) do(method, path string, body io.Reader, out any) error {
 		return fmt.Errorf("daemon answered %s: %s", resp.Status, b)
 	}
 	return json.Unmarshal(b, out)
+}
+
+// dialError tells a user who may not use the socket (it is root's, mode
+// 0600) from a daemon that is not running: both fail to connect, and
+// "not running" would send them looking for the wrong problem.
+func (c Client) dialError(err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("control socket %s: %w", filepath.Join(c.RunDir, SocketName), os.ErrPermission)
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return ErrNotRunning
+	}
+	return err
 }
 
 // Status asks for the daemon's status.

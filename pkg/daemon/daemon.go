@@ -140,7 +140,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := d.controlServer()
 	go srv.Serve(ln)
 	defer func() {
 		srv.Close()
