@@ -32,8 +32,8 @@ import (
 // Field numbers of apk-tools' schemas (src/apk_adb.h).
 const (
 	piName, piVersion, piHashes, piDescription, piArch, piLicense, piOrigin, piMaintainer, piURL = 1, 2, 3, 4, 5, 6, 7, 8, 9
-	piInstalledSize, piDepends                                                                 = 12, 15
-	piMax                                                                                      = 22
+	piInstalledSize, piDepends                                                                   = 12, 15
+	piMax                                                                                        = 22
 
 	scriptPreInstall, scriptPostInstall, scriptPreDeinstall, scriptPostDeinstall = 2, 3, 4, 5
 	scriptPreUpgrade, scriptPostUpgrade, scriptMax                               = 6, 7, 8
