@@ -93,15 +93,12 @@ func TestBuildRejects(t *testing.T) {
 	}
 }
 
-// The packages `make ipk` wrote (WANLB_IPK_DIR=dist): one per
+// The packages `make packages` wrote (WANLB_DIST_DIR=dist): one per
 // architecture, each complete, with a static binary of that machine.
 func TestDistIPKs(t *testing.T) {
-	dir := os.Getenv("WANLB_IPK_DIR")
+	dir := os.Getenv("WANLB_DIST_DIR")
 	if dir == "" {
-		t.Skip("WANLB_IPK_DIR not set (make ipk sets it)")
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(repoRoot(t), dir)
+		t.Skip("WANLB_DIST_DIR not set (make packages sets it)")
 	}
 	var version string
 	for _, a := range pkgspec.Arches {

@@ -115,11 +115,13 @@ func TestOpenWrtMakefile(t *testing.T) {
 	text := string(mk)
 	for _, s := range []string{
 		"include $(INCLUDE_DIR)/package.mk",
-		"include ../../lang/golang/golang-package.mk",
+		"include $(TOPDIR)/feeds/packages/lang/golang/golang-package.mk",
 		"GO_PKG:=github.com/wanlb/wanlb\n",
 		"GO_PKG_BUILD_PKG:=github.com/wanlb/wanlb/cmd/wanlb\n",
-		"github.com/wanlb/wanlb/pkg/cli.Version=$(PKG_VERSION)",
-		"PKG_SOURCE_PROTO:=git",
+		"GO_PKG_LDFLAGS_X:=github.com/wanlb/wanlb/pkg/cli.Version=$(PKG_VERSION)-r$(PKG_RELEASE)",
+		"GO_PKG_GCFLAGS:=" + GCFlags + "\n",
+		"GO_PKG_TAGS:=" + BuildTags + "\n",
+		"sh $(CURDIR)/prepare.sh \"$(WANLB_SRC)\" \"$(PKG_BUILD_DIR)\"",
 		"$(eval $(call GoBinPackage,wanlb))",
 		"$(eval $(call BuildPackage,wanlb))",
 	} {
