@@ -1,6 +1,7 @@
 package apk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -42,27 +43,42 @@ const (
 // adb builds one ADB block: an 8-byte header (compat version 0, version
 // 0, reserved, root value), then the values, each aligned as apk-tools
 // aligns it: objects and arrays to 4 bytes, a blob to the size of its
-// length field. Equal values are not shared (apk-tools deduplicates; the
-// reader does not care).
+// length field. Equal values are written once and shared, as apk-tools
+// does (adb_w_data), so the block is the one `apk mkpkg` writes.
 type adb struct {
-	buf []byte
-	err error
+	buf    []byte
+	seen   map[string]uint32 // value bytes -> offset of their last copy
+	noDups bool              // write the next value afresh (the unique id)
+	err    error
 }
 
-func newADB() *adb { return &adb{buf: make([]byte, 8)} }
+func newADB() *adb { return &adb{buf: make([]byte, 8), seen: map[string]uint32{}} }
 
 func (a *adb) write(align int, parts ...[]byte) uint32 {
+	key := string(bytes.Join(parts, nil))
+	if off, ok := a.seen[key]; ok && !a.noDups && off%uint32(align) == 0 {
+		return off
+	}
 	for len(a.buf)%align != 0 {
 		a.buf = append(a.buf, 0)
 	}
 	off := len(a.buf)
-	for _, p := range parts {
-		a.buf = append(a.buf, p...)
-	}
+	a.buf = append(a.buf, key...)
 	if off > int(valueMask) && a.err == nil {
 		a.err = fmt.Errorf("apk: ADB block over %d bytes", valueMask)
 	}
+	if !a.noDups {
+		a.seen[key] = uint32(off)
+	}
 	return uint32(off)
+}
+
+// blobAfresh writes b without sharing it with an equal value: its bytes
+// are changed later.
+func (a *adb) blobAfresh(b []byte) val {
+	a.noDups = true
+	defer func() { a.noDups = false }()
+	return a.blob(b)
 }
 
 // blob writes b; an empty blob is the null value, as in apk-tools.

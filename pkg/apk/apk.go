@@ -201,7 +201,7 @@ func Build(w io.Writer, p pkgspec.Package) error {
 	info[piName-1] = a.str(p.Name)
 	info[piVersion-1] = a.str(p.Version)
 	// The unique id: zeros now, the ADB block's hash once it is complete.
-	uid := a.blob(make([]byte, uidLen))
+	uid := a.blobAfresh(make([]byte, uidLen))
 	info[piHashes-1] = uid
 	info[piDescription-1] = a.str(oneLine(p.Description))
 	info[piArch-1] = a.str(p.Arch)
