@@ -126,7 +126,11 @@ func (a *adb) slots(typ val, fields []val) val {
 }
 
 func (a *adb) object(fields ...val) val { return a.slots(typeObject, fields) }
-func (a *adb) array(items []val) val    { return a.slots(typeArray, items) }
+
+// list writes an array (dependencies, paths, files). apk mkpkg stores its
+// lists with adb_wo_obj, which types them as objects; readers go by the
+// schema and take either, so this writer does the same.
+func (a *adb) list(items []val) val { return a.slots(typeObject, items) }
 
 // setRoot stores the root value in the header.
 func (a *adb) setRoot(v val) { binary.LittleEndian.PutUint32(a.buf[4:], uint32(v)) }

@@ -11,6 +11,10 @@
 // the package also carries lib/apk/packages/<name>.list (its files),
 // .conffiles and .conffiles_static (conffile and SHA-256), which
 // OpenWrt's sysupgrade and tools read; apk itself protects /etc anyway.
+//
+// Before compression the bytes are those apk-tools' own `apk mkpkg
+// --no-rootnode` writes for the same files, info and scripts (a test
+// compares them), so apk reads them as it reads OpenWrt's packages.
 package apk
 
 import (
@@ -171,9 +175,40 @@ func Build(w io.Writer, p pkgspec.Package) error {
 		return err
 	}
 
+	// Values are written in the order `apk mkpkg` writes them, so the ADB
+	// block comes out as apk-tools' own: the info fields given as text,
+	// the dependencies, every directory's files and then the directory,
+	// the installed size and unique id, then the objects holding them.
 	a := newADB()
+	info := make([]val, piMax-1)
+	info[piName-1] = a.str(p.Name)
+	info[piVersion-1] = a.str(p.Version)
+	info[piDescription-1] = a.str(oneLine(p.Description))
+	info[piArch-1] = a.str(p.Arch)
+	info[piLicense-1] = a.str(p.License)
+	info[piOrigin-1] = a.str(p.Name)
+	info[piMaintainer-1] = a.str(p.Maintainer)
+	info[piURL-1] = a.str(p.URL)
+	// Dependency objects in the order given, the list sorted by name
+	// without repeats.
+	type dep struct {
+		name string
+		v    val
+	}
+	var deps []dep
+	for _, d := range p.Depends {
+		deps = append(deps, dep{d, a.object(a.str(d))})
+	}
+	sort.SliceStable(deps, func(i, j int) bool { return deps[i].name < deps[j].name })
+	var dv []val
+	for i, d := range deps {
+		if i == 0 || d.v != deps[i-1].v {
+			dv = append(dv, d.v)
+		}
+	}
+	info[piDepends-1] = a.list(dv)
+
 	mtime := uint64(p.ModTime.Unix())
-	acl := func(mode int64) val { return a.object(a.int(uint64(mode)), a.str("root"), a.str("root")) }
 	var installed uint64
 	var paths []val
 	for _, d := range dirs {
@@ -181,43 +216,30 @@ func Build(w io.Writer, p pkgspec.Package) error {
 		for _, f := range d.files {
 			sum := sha256.Sum256(f.Data)
 			installed += uint64(len(f.Data))
-			fv = append(fv, a.object(a.str(path.Base(f.Name)), acl(f.Mode), a.int(uint64(len(f.Data))), a.int(mtime), a.blob(sum[:])))
+			name, hash, mt, size := a.str(path.Base(f.Name)), a.blob(sum[:]), a.int(mtime), a.int(uint64(len(f.Data)))
+			acl := a.object(a.int(uint64(f.Mode)), a.str("root"), a.str("root"))
+			fv = append(fv, a.object(name, acl, size, mt, hash))
 		}
-		paths = append(paths, a.object(a.str(d.name), acl(0o755), a.array(fv)))
+		name := a.str(d.name)
+		acl := a.object(a.int(0o755), a.str("root"), a.str("root"))
+		paths = append(paths, a.object(name, acl, a.list(fv)))
 	}
 	if installed == 0 {
 		installed = 1 // 0 would mark a meta package, which apk may not download
 	}
-
-	deps := append([]string(nil), p.Depends...)
-	sort.Strings(deps)
-	deps = compactStrings(deps)
-	var dv []val
-	for _, d := range deps {
-		dv = append(dv, a.object(a.str(d)))
-	}
-
-	info := make([]val, piMax-1)
-	info[piName-1] = a.str(p.Name)
-	info[piVersion-1] = a.str(p.Version)
+	info[piInstalledSize-1] = a.int(installed)
 	// The unique id: zeros now, the ADB block's hash once it is complete.
 	uid := a.blobAfresh(make([]byte, uidLen))
 	info[piHashes-1] = uid
-	info[piDescription-1] = a.str(oneLine(p.Description))
-	info[piArch-1] = a.str(p.Arch)
-	info[piLicense-1] = a.str(p.License)
-	info[piOrigin-1] = a.str(p.Name)
-	info[piMaintainer-1] = a.str(p.Maintainer)
-	info[piURL-1] = a.str(p.URL)
-	info[piInstalledSize-1] = a.int(installed)
-	info[piDepends-1] = a.array(dv)
+	pkginfo := a.object(info...)
+	pathsArr := a.list(paths)
 
 	scripts := make([]val, scriptMax-1)
 	scripts[scriptPostInstall-1] = a.blob(p.Scripts.PostInstall)
-	scripts[scriptPostUpgrade-1] = a.blob(p.Scripts.PostUpgrade)
 	scripts[scriptPreDeinstall-1] = a.blob(p.Scripts.PreDeinstall)
+	scripts[scriptPostUpgrade-1] = a.blob(p.Scripts.PostUpgrade)
 
-	a.setRoot(a.object(a.object(info...), a.array(paths), a.object(scripts...)))
+	a.setRoot(a.object(pkginfo, pathsArr, a.object(scripts...)))
 	if a.err != nil {
 		return a.err
 	}
@@ -261,13 +283,3 @@ func Build(w io.Writer, p pkgspec.Package) error {
 
 // oneLine joins a multi-line description into the single line apk shows.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func compactStrings(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
-}

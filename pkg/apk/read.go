@@ -150,6 +150,15 @@ func (r *reader) slots(v val, typ val, min int) []val {
 	return out
 }
 
+// list returns the items of an array, typed array or, as apk mkpkg
+// writes its lists, object.
+func (r *reader) list(v val) []val {
+	if v&typeMask == typeObject {
+		return r.slots(v, typeObject, 0)
+	}
+	return r.slots(v, typeArray, 0)
+}
+
 func (r *reader) acl(v val) (mode uint64, user, group string) {
 	f := r.slots(v, typeObject, 4)
 	return r.int(f[0]), r.str(f[1]), r.str(f[2])
@@ -219,15 +228,15 @@ func Read(rd io.Reader) (*Contents, error) {
 		InstalledSize: r.int(info[piInstalledSize-1]),
 		Scripts:       map[string]string{},
 	}
-	for _, d := range r.slots(info[piDepends-1], typeArray, 0) {
+	for _, d := range r.list(info[piDepends-1]) {
 		dep := r.slots(d, typeObject, 3)
 		c.Depends = append(c.Depends, r.str(dep[0]))
 	}
-	for _, pv := range r.slots(root[1], typeArray, 0) {
+	for _, pv := range r.list(root[1]) {
 		p := r.slots(pv, typeObject, 3)
 		d := Dir{Name: r.str(p[0])}
 		d.Mode, d.User, d.Group = r.acl(p[1])
-		for _, fv := range r.slots(p[2], typeArray, 0) {
+		for _, fv := range r.list(p[2]) {
 			f := r.slots(fv, typeObject, 6)
 			e := FileEntry{Name: r.str(f[0]), Size: r.int(f[2]), MTime: r.int(f[3]), SHA256: r.blob(f[4])}
 			e.Mode, e.User, e.Group = r.acl(f[1])
