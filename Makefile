@@ -3,10 +3,14 @@ SHELL := /bin/bash
 # (.ci/run); it installs the Debian packages it needs by itself.
 
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/wanlb/wanlb/pkg/cli.Version=$(VERSION)
-# No inlining: a ~17% smaller binary for routers' small flash (pkg/ipk.GCFlags).
-GCFLAGS := -gcflags=all=-l
+# X.Y.Z-rN from the last v* tag (pkg/pkgspec.GitVersion), computed once
+# when first used; the binary also reports the commit.
+VERSION ?= $(eval VERSION := $(shell $(GO) run ./cmd/mkpkg version 2>/dev/null || echo 0.0.0-r0))$(VERSION)
+COMMIT   = $(eval COMMIT := $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo unknown))$(COMMIT)
+LDFLAGS  = -s -w -X 'github.com/wanlb/wanlb/pkg/cli.Version=$(VERSION) (git $(COMMIT))'
+# No inlining (~17% smaller) and no HTTP/2 in net/http (~160 KB smaller
+# packages) for routers' small flash: pkg/pkgspec.GCFlags and BuildTags.
+GCFLAGS := -tags nethttpomithttp2 -gcflags=all=-l
 # Unit-test packages: everything but the namespace lab and the demo, which need root
 # and a real kernel and so does not run under qemu-user.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/pkg/lab$$' -e '/pkg/demo$$')
@@ -44,7 +48,7 @@ else
 	@echo "openwrt-tools kit not found beside the repository: tests of real OpenWrt parts will skip$(if $(filter true,$(CI)), (and fail in CI))"
 endif
 
-test: deps lint build-all unit lab fuzz qemu ipk
+test: deps lint build-all unit lab fuzz qemu packages footprint
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -75,10 +79,10 @@ qemu:
 # CPU, failover and recovery times (medians of repeated runs; ~7 minutes).
 # Prints every table and writes the same figures to BENCHMARKS.md.
 BENCH = $(GO) test -count=1 -run '^$$' -timeout 20m ./pkg/lab -bench
-bench: deps ipk
+bench: deps packages
 	@{ echo "# wanlb benchmarks"; echo; \
 	  echo "Written by \`make bench\` on $$(date -u +%F): $$(nproc) cores ($$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $$(uname -r), $$(go version | cut -d' ' -f3), $$(iptables --version)."; echo; \
-	  echo "## Binary and .ipk sizes"; echo; echo '```text'; $(GO) run ./cmd/mkipk footprint -out dist; echo '```'; echo; } > BENCHMARKS.md
+	  echo "## Binary and package sizes"; echo; echo '```text'; $(GO) run ./cmd/mkpkg footprint -out dist; echo '```'; echo; } > BENCHMARKS.md
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkApply$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkDistribution$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkThroughput$$' -benchtime 1x
@@ -89,22 +93,28 @@ bench: deps ipk
 clean:
 	rm -rf dist
 
-# OpenWrt packages: dist/wanlb_<version>_<arch>.ipk for mips_24kc,
-# mipsel_24kc, arm_cortex-a7_neon-vfpv4, aarch64_cortex-a53 and x86_64,
-# built by cmd/mkipk (pkg/ipk) with the plain Go toolchain, then checked
-# (format, control fields, modes, owners, ELF machine) by TestDistIPKs.
-# The version comes from git (0.0.0-<commits>-g<hash> until a v* tag
-# exists); IPK_VERSION=... overrides it.
-ipk:
-	$(GO) run ./cmd/mkipk all -out dist -files files -go $(GO) $(if $(IPK_VERSION),-version '$(IPK_VERSION)')
-	WANLB_IPK_DIR=$(CURDIR)/dist $(GO) test -count=1 -run '^TestDistIPKs$$' ./pkg/ipk
+# OpenWrt packages for mips_24kc, mipsel_24kc, arm_cortex-a7_neon-vfpv4,
+# aarch64_cortex-a53 and x86_64, built by cmd/mkpkg with the plain Go
+# toolchain: dist/wanlb_<version>_<arch>.ipk (opkg, 23.05/24.10, pkg/ipk)
+# and dist/apk/<arch>/wanlb-<version>.apk (apk v3, 25.12, pkg/apk). Then
+# checked: structure, modes, owners, ELF machine (TestDist*), and installed,
+# upgraded and removed by OpenWrt's real opkg and apk in offline roots
+# (TestOPKG*, TestAPK*; they need root and the openwrt-tools kit). The
+# version is X.Y.Z-rN from the last v* tag and the commits since (0.0.0-r<n>
+# without a tag); PKG_VERSION=X.Y.Z-rN overrides it.
+packages:
+	$(GO) run ./cmd/mkpkg all -out dist -files files -go $(GO) $(if $(PKG_VERSION),-version '$(PKG_VERSION)')
+	WANLB_DIST_DIR=$(CURDIR)/dist $(GO) test -count=1 -run '^(TestDistIPKs|TestDistAPKs|TestOPKG.*|TestAPK.*)$$' ./pkg/ipk ./pkg/apk
 
-# Binary and .ipk size per architecture, and whether the mipsel .ipk is
-# within the 3.5 MB target.
-footprint: ipk
-	@$(GO) run ./cmd/mkipk footprint -out dist
+# The old name.
+ipk: packages
 
-.PHONY: ipk footprint
+# Binary and package sizes per architecture; fails when the mipsel .ipk or
+# .apk is over 3,000,000 bytes.
+footprint: packages
+	@$(GO) run ./cmd/mkpkg footprint -out dist
+
+.PHONY: packages ipk footprint
 
 # Live demo (root): three simulated ISPs (100, 50, 20 Mbit/s) in network
 # namespaces behind the real daemon, with LAN traffic; the web UI on

@@ -2,13 +2,14 @@ package ipk
 
 import (
 	"bytes"
-	"debug/elf"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wanlb/wanlb/pkg/pkgspec"
 )
 
 // repoRoot is the module root (the directory holding go.mod).
@@ -33,7 +34,7 @@ func repoRoot(t *testing.T) string {
 // checkIPK verifies one wanlb .ipk against everything opkg and the router
 // rely on. name is the file name (empty: not checked); with wantELF the
 // binary must be an ELF executable of arch's machine.
-func checkIPK(t *testing.T, name string, data []byte, arch Arch, wantELF bool) *Contents {
+func checkIPK(t *testing.T, name string, data []byte, arch pkgspec.Arch, wantELF bool) *Contents {
 	t.Helper()
 	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
 		t.Fatalf("%s: not gzip (an ar archive is not what OpenWrt's ipkg-build writes)", name)
@@ -94,8 +95,8 @@ func checkIPK(t *testing.T, name string, data []byte, arch Arch, wantELF bool) *
 			t.Errorf("file name %s, want %s (from the control file)", filepath.Base(name), want)
 		}
 	}
-	if f["Depends"] == "" || f["Depends"] != strings.Join(Depends, ", ") {
-		t.Errorf("%s: Depends %q, want %q", name, f["Depends"], strings.Join(Depends, ", "))
+	if f["Depends"] == "" || f["Depends"] != strings.Join(pkgspec.Depends, ", ") {
+		t.Errorf("%s: Depends %q, want %q", name, f["Depends"], strings.Join(pkgspec.Depends, ", "))
 	}
 	if size, err := strconv.ParseInt(f["Installed-Size"], 10, 64); err != nil || size != c.DataTarSize {
 		t.Errorf("%s: Installed-Size %q, want the size of data.tar, %d (as ipkg-build computes it)", name, f["Installed-Size"], c.DataTarSize)
@@ -121,7 +122,7 @@ func checkIPK(t *testing.T, name string, data []byte, arch Arch, wantELF bool) *
 
 	// Data archive: every file of files/, the binary, all directories.
 	root := repoRoot(t)
-	routerFiles, err := RouterFiles(filepath.Join(root, "files"))
+	routerFiles, err := pkgspec.RouterFiles(filepath.Join(root, "files"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,32 +207,10 @@ func checkIPK(t *testing.T, name string, data []byte, arch Arch, wantELF bool) *
 	return c
 }
 
-// checkELF: data is an executable for arch; with static, one without an
-// interpreter (CGO_ENABLED=0); with softfloat, built with GOMIPS=softfloat
-// on MIPS.
-func checkELF(t *testing.T, name string, data []byte, arch Arch, static, softfloat bool) {
+// checkELF: data is the binary for arch (pkgspec.CheckBinary).
+func checkELF(t *testing.T, name string, data []byte, arch pkgspec.Arch, static, softfloat bool) {
 	t.Helper()
-	ef, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("%s: /usr/sbin/wanlb is not ELF: %v", name, err)
-	}
-	if ef.Machine != arch.Machine || ef.ByteOrder != arch.Order || ef.Class != arch.Class || ef.Type != elf.ET_EXEC {
-		t.Errorf("%s: /usr/sbin/wanlb is %v %v %v %v, want an executable of %v %v %v", name,
-			ef.Machine, ef.ByteOrder, ef.Class, ef.Type, arch.Machine, arch.Order, arch.Class)
-	}
-	for _, p := range ef.Progs {
-		if p.Type == elf.PT_INTERP && static {
-			t.Errorf("%s: /usr/sbin/wanlb has an interpreter: not static (CGO_ENABLED=0)", name)
-		}
-	}
-	if ef.Machine == elf.EM_MIPS && softfloat {
-		// The 24Kc routers have no FPU: GOMIPS=softfloat, which the
-		// linker records as fp_abi 3 (soft) in .MIPS.abiflags.
-		s := ef.Section(".MIPS.abiflags")
-		if s == nil {
-			t.Errorf("%s: /usr/sbin/wanlb has no .MIPS.abiflags section", name)
-		} else if d, err := s.Data(); err != nil || len(d) < 8 || d[7] != 3 {
-			t.Errorf("%s: /usr/sbin/wanlb is not built with GOMIPS=softfloat (abiflags %v)", name, d)
-		}
+	if err := pkgspec.CheckBinary(data, arch, static, softfloat); err != nil {
+		t.Errorf("%s: /usr/sbin/wanlb: %v", name, err)
 	}
 }

@@ -17,15 +17,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/wanlb/wanlb/pkg/pkgspec"
 )
 
-// File is one file of a package: Name is its absolute path on the
-// router ("/usr/sbin/wanlb"), Mode its permission bits.
-type File struct {
-	Name string
-	Mode int64
-	Data []byte
-}
+// File is one file of a package (see pkgspec.File).
+type File = pkgspec.File
 
 // Control is the package's control file. Installed-Size is computed.
 type Control struct {
@@ -53,6 +50,29 @@ type Package struct {
 	// ModTime is the time written for every tar member (ipkg-build uses
 	// SOURCE_DATE_EPOCH).
 	ModTime time.Time
+}
+
+// FromSpec is the opkg package of the shared description p.
+func FromSpec(p pkgspec.Package) Package {
+	return Package{
+		Control: Control{
+			Package:      p.Name,
+			Version:      p.Version,
+			Depends:      append([]string(nil), p.Depends...),
+			Source:       p.URL,
+			SourceName:   p.Name,
+			Section:      p.Section,
+			Priority:     "optional",
+			Maintainer:   p.Maintainer,
+			Architecture: p.Arch,
+			Description:  p.Description,
+		},
+		Conffiles: append([]string(nil), p.Conffiles...),
+		Postinst:  p.Scripts.Postinst,
+		Prerm:     p.Scripts.Prerm,
+		Files:     p.Files,
+		ModTime:   p.ModTime,
+	}
 }
 
 var (
@@ -129,6 +149,9 @@ func (c Control) Text(installedSize int64) string {
 	}
 	return b.String()
 }
+
+// BuildSpec writes the .ipk of the shared description p to w.
+func BuildSpec(w io.Writer, p pkgspec.Package) error { return Build(w, FromSpec(p)) }
 
 // Build writes the .ipk to w.
 func Build(w io.Writer, p Package) error {

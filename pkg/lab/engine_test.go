@@ -514,7 +514,7 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	}
 	bin := filepath.Join(dir, "wanlb")
 	// Built as it ships (stripped, static), so footprint figures are real.
-	cmd := exec.Command("go", "build", "-trimpath", "-gcflags=all=-l", "-ldflags", "-s -w", "-o", bin, "github.com/wanlb/wanlb/cmd/wanlb")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "nethttpomithttp2", "-gcflags=all=-l", "-ldflags", "-s -w", "-o", bin, "github.com/wanlb/wanlb/cmd/wanlb")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -1,37 +1,37 @@
-package ipk
+package pkgspec
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/openwrttest"
 	"github.com/wanlb/wanlb/pkg/uciconf"
 )
 
-// The shell scripts run with the host's /bin/sh (and busybox ash when
-// installed, OpenWrt's shell), only where the tests run natively: under
-// qemu-user the fake uci (this test binary) could not be executed.
+// The router's scripts run under busybox ash, the shell OpenWrt has (and
+// under the host's /bin/sh, often dash, for portability), and call the
+// real uci from the openwrt-tools kit: these tests need the kit and
+// root, and fail in CI when either is missing.
 func needHostShell(t *testing.T) {
 	t.Helper()
-	if runtime.GOARCH != "amd64" {
-		t.Skipf("shell script tests run natively only (GOARCH=%s)", runtime.GOARCH)
-	}
-	if _, err := os.Stat("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh")
+	if _, err := exec.LookPath("busybox"); err != nil {
+		openwrttest.Unavailable(t, "busybox (OpenWrt's shell, ash) is not installed: apt-get install busybox")
 	}
 }
 
-// shells are the shells to run the scripts with.
+// shells are the shells to run the scripts with: busybox ash first.
 func shells() [][]string {
-	out := [][]string{{"/bin/sh"}}
-	if p, err := exec.LookPath("busybox"); err == nil {
-		out = append(out, []string{p, "ash"})
+	bb, _ := exec.LookPath("busybox")
+	out := [][]string{{bb, "ash"}}
+	if _, err := os.Stat("/bin/sh"); err == nil {
+		out = append(out, []string{"/bin/sh"})
 	}
 	return out
 }
@@ -49,15 +49,16 @@ func shellScripts(t *testing.T) map[string][]byte {
 			out["files"+f.Name] = f.Data
 		}
 	}
-	pi, pr := Scripts()
-	out["postinst"], out["prerm"] = pi, pr
+	sc := WanlbScripts()
+	out["postinst"], out["prerm"] = sc.Postinst, sc.Prerm
+	out["post-install"], out["post-upgrade"], out["pre-deinstall"] = sc.PostInstall, sc.PostUpgrade, sc.PreDeinstall
 	return out
 }
 
 func TestShellSyntax(t *testing.T) {
 	needHostShell(t)
 	scripts := shellScripts(t)
-	for _, want := range []string{"files/etc/init.d/wanlb", "files/etc/hotplug.d/iface/30-wanlb", "files/etc/uci-defaults/99-wanlb", "postinst", "prerm"} {
+	for _, want := range []string{"files/etc/init.d/wanlb", "files/etc/hotplug.d/iface/30-wanlb", "files/etc/uci-defaults/99-wanlb", "postinst", "prerm", "post-install", "post-upgrade", "pre-deinstall"} {
 		if _, ok := scripts[want]; !ok {
 			t.Errorf("%s is not a shell script starting with #!/bin/sh", want)
 		}
@@ -80,32 +81,41 @@ func TestShellSyntax(t *testing.T) {
 	}
 }
 
-// sandbox is a directory with fake router commands, first in PATH.
+// sandbox is a directory with stand-ins for the router's commands first
+// in PATH, except uci, which is OpenWrt's own (from the openwrt-tools kit)
+// on the sandbox's config directory.
 type sandbox struct {
 	t   *testing.T
 	dir string
 	bin string
 	log string
 	env []string
+	cwd string // working directory of the script: the sandbox unless set
 }
 
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
 	needHostShell(t)
+	openwrttest.New(t) // the kit and root, or skip (fail in CI)
 	s := &sandbox{t: t, dir: t.TempDir()}
 	s.bin = filepath.Join(s.dir, "bin")
 	s.log = filepath.Join(s.dir, "log")
-	if err := os.MkdirAll(filepath.Join(s.dir, "config"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"config", "uci-save", "bin"} {
+		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.MkdirAll(s.bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(exe, filepath.Join(s.bin, "uci")); err != nil {
+	// The real uci, as `uci` in PATH: the sandbox's config and save
+	// directories; a host /tmp/.uci (which uci reads besides -t) is
+	// hidden by a private tmpfs, as the kit's ow_uci does.
+	uci := fmt.Sprintf(`#!/bin/sh
+set -- -c '%[1]s/config' -t '%[1]s/uci-save' "$@"
+if [ -e /tmp/.uci ]; then
+	exec unshare -m --propagation private /bin/sh -c 'mount -t tmpfs -o size=64k wanlb_uci_mask /tmp/.uci && exec "$0" "$@"' '%[2]s' "$@"
+fi
+exec '%[2]s' "$@"
+`, s.dir, openwrttest.Bin("uci"))
+	if err := os.WriteFile(filepath.Join(s.bin, "uci"), []byte(uci), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// Commands whose calls are logged: "<name> <args>".
@@ -113,7 +123,7 @@ func newSandbox(t *testing.T) *sandbox {
 		s.fake(name, "")
 	}
 	s.fake("pidof", "exit 1")
-	s.env = append(os.Environ(), "PATH="+s.bin+":"+os.Getenv("PATH"), "FAKE_UCI_DIR="+filepath.Join(s.dir, "config"))
+	s.env = append(os.Environ(), "PATH="+s.bin+":"+os.Getenv("PATH"))
 	return s
 }
 
@@ -162,6 +172,9 @@ func (s *sandbox) run(sh []string, script []byte, replace map[string]string, env
 	os.Remove(s.log)
 	cmd := exec.Command(sh[0], append(append(sh[1:], p), args...)...)
 	cmd.Dir = s.dir
+	if s.cwd != "" {
+		cmd.Dir = s.cwd
+	}
 	cmd.Env = append(append([]string(nil), s.env...), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -305,7 +318,7 @@ func TestUCIDefaultsNoConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.run([]string{"/bin/sh"}, script, nil, nil)
+	s.run(shells()[0], script, nil, nil)
 	if _, err := os.Stat(filepath.Join(s.dir, "config", "wanlb")); !os.IsNotExist(err) {
 		t.Error("created /etc/config/wanlb")
 	}
@@ -370,24 +383,40 @@ func TestHotplug(t *testing.T) {
 	}
 }
 
+// The install scripts of both managers on a live router, and doing
+// nothing for an offline root (opkg: IPKG_INSTROOT; apk: a working
+// directory other than /, see apkGuard).
 func TestPostinst(t *testing.T) {
 	needHostShell(t)
-	pi, _ := Scripts()
+	sc := WanlbScripts()
+	install := []string{"defaults", "rpcd reload", "init enable", "init enabled", "init restart"}
+	upgrade := []string{"defaults", "rpcd reload", "init enabled", "init restart"}
 	for _, tc := range []struct {
 		name    string
+		script  []byte
+		cwd     string // "": the sandbox (not /)
+		args    []string
 		env     []string
 		enabled bool
 		want    []string
 	}{
-		{"install", nil, false, []string{"defaults", "rpcd reload", "init enable", "init enabled", "init restart"}},
-		{"upgrade of an enabled wanlb", []string{"PKG_UPGRADE=1"}, true, []string{"defaults", "rpcd reload", "init enabled", "init restart"}},
-		{"upgrade of a disabled wanlb", []string{"PKG_UPGRADE=1"}, false, []string{"defaults", "rpcd reload", "init enabled"}},
-		{"image build", []string{"IPKG_INSTROOT=/build/root"}, false, nil},
-		{"no scripts", []string{"IPKG_NO_SCRIPT=1"}, false, nil},
+		{"opkg install", sc.Postinst, "", []string{"configure"}, nil, false, install},
+		{"opkg upgrade of an enabled wanlb", sc.Postinst, "", []string{"configure"}, []string{"PKG_UPGRADE=1"}, true, upgrade},
+		{"opkg upgrade of a disabled wanlb", sc.Postinst, "", []string{"configure"}, []string{"PKG_UPGRADE=1"}, false, []string{"defaults", "rpcd reload", "init enabled"}},
+		{"opkg on the router", sc.Postinst, "", []string{"configure"}, []string{"PKG_ROOT=/"}, false, install},
+		{"opkg image build", sc.Postinst, "", []string{"configure"}, []string{"IPKG_INSTROOT=/build/root"}, false, nil},
+		{"opkg offline root", sc.Postinst, "", []string{"configure"}, []string{"PKG_ROOT=/build/root/"}, false, nil},
+		{"opkg no scripts", sc.Postinst, "", []string{"configure"}, []string{"IPKG_NO_SCRIPT=1"}, false, nil},
+		{"apk install", sc.PostInstall, "/", []string{"1.2.0-r1"}, nil, false, install},
+		{"apk upgrade of an enabled wanlb", sc.PostUpgrade, "/", []string{"1.2.0-r2", "1.2.0-r1"}, nil, true, upgrade},
+		{"apk upgrade of a disabled wanlb", sc.PostUpgrade, "/", []string{"1.2.0-r2", "1.2.0-r1"}, nil, false, []string{"defaults", "rpcd reload", "init enabled"}},
+		{"apk offline root install", sc.PostInstall, "", []string{"1.2.0-r1"}, nil, false, nil},
+		{"apk offline root upgrade", sc.PostUpgrade, "", []string{"1.2.0-r2", "1.2.0-r1"}, nil, true, nil},
 	} {
 		for _, sh := range shells() {
 			t.Run(tc.name+"/"+filepath.Base(sh[len(sh)-1]), func(t *testing.T) {
 				s := newSandbox(t)
+				s.cwd = tc.cwd
 				if tc.enabled {
 					os.WriteFile(filepath.Join(s.dir, "enabled"), nil, 0o644)
 				}
@@ -395,12 +424,12 @@ func TestPostinst(t *testing.T) {
 				os.WriteFile(defaults, []byte("echo defaults >> "+s.log+"\n"), 0o755)
 				cache := filepath.Join(s.dir, "luci-indexcache")
 				os.WriteFile(cache+".abc.json", nil, 0o644)
-				s.run(sh, pi, map[string]string{
+				s.run(sh, tc.script, map[string]string{
 					"/etc/uci-defaults/99-wanlb": defaults,
 					"/etc/init.d/wanlb":          s.fakeInit(),
 					"/etc/init.d/rpcd":           s.fake("rpcd", ""),
 					"/tmp/luci-indexcache":       cache,
-				}, tc.env, "configure")
+				}, tc.env, tc.args...)
 				got := s.calls()
 				if got[0] == "" {
 					got = nil
@@ -422,22 +451,30 @@ func TestPostinst(t *testing.T) {
 
 func TestPrerm(t *testing.T) {
 	needHostShell(t)
-	_, pr := Scripts()
+	sc := WanlbScripts()
+	remove := []string{"init stop", "init disable", "pidof wanlb", "wanlb flush"}
 	for _, tc := range []struct {
-		name string
-		args []string
-		env  []string
-		want []string
+		name   string
+		script []byte
+		cwd    string
+		args   []string
+		env    []string
+		want   []string
 	}{
-		{"remove", []string{"remove"}, nil, []string{"init stop", "init disable", "pidof wanlb", "wanlb flush"}},
-		{"upgrade", []string{"upgrade", "1.2.3"}, []string{"PKG_UPGRADE=1"}, nil},
-		{"upgrade without PKG_UPGRADE", []string{"upgrade", "1.2.3"}, nil, nil},
-		{"image build", []string{"remove"}, []string{"IPKG_INSTROOT=/build/root"}, nil},
+		{"opkg remove", sc.Prerm, "", []string{"remove"}, nil, remove},
+		{"opkg upgrade", sc.Prerm, "", []string{"upgrade", "1.2.3"}, []string{"PKG_UPGRADE=1"}, nil},
+		{"opkg upgrade without PKG_UPGRADE", sc.Prerm, "", []string{"upgrade", "1.2.3"}, nil, nil},
+		{"opkg on the router", sc.Prerm, "", []string{"remove"}, []string{"PKG_ROOT=/"}, remove},
+		{"opkg image build", sc.Prerm, "", []string{"remove"}, []string{"IPKG_INSTROOT=/build/root"}, nil},
+		{"opkg offline root", sc.Prerm, "", []string{"remove"}, []string{"PKG_ROOT=/build/root/"}, nil},
+		{"apk remove", sc.PreDeinstall, "/", []string{"1.2.0-r1"}, nil, remove},
+		{"apk offline root remove", sc.PreDeinstall, "", []string{"1.2.0-r1"}, nil, nil},
 	} {
 		for _, sh := range shells() {
 			t.Run(tc.name+"/"+filepath.Base(sh[len(sh)-1]), func(t *testing.T) {
 				s := newSandbox(t)
-				s.run(sh, pr, map[string]string{
+				s.cwd = tc.cwd
+				s.run(sh, tc.script, map[string]string{
 					"/etc/init.d/wanlb":    s.fakeInit(),
 					"/usr/sbin/wanlb":      s.fake("wanlb", ""),
 					"/tmp/luci-indexcache": filepath.Join(s.dir, "cache"),
