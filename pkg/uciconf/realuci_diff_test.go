@@ -244,7 +244,7 @@ func TestWanlbReadsWhatUCIWrites(t *testing.T) {
 }
 
 // encode writes v in one of the syntaxes libuci reads: single quotes
-// (with '\''), double quotes (backslash escapes), bare words (backslash
+// (with '\”), double quotes (backslash escapes), bare words (backslash
 // escapes), or a concatenation of them.
 func encode(r *rand.Rand, v string) string {
 	sq := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

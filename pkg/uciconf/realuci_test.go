@@ -170,7 +170,7 @@ func (c *scanner) until(stops string) string {
 	return w
 }
 
-// quoted reads 'text' as uci prints values: a quote inside is '\''.
+// quoted reads 'text' as uci prints values: a quote inside is '\”.
 func (c *scanner) quoted() (string, error) {
 	if !c.eat("'") {
 		return "", c.errorf("want a quote")
