@@ -243,9 +243,10 @@ func TestWanlbReadsWhatUCIWrites(t *testing.T) {
 	t.Logf("%d packages, %d options and lists written by uci", cases, options)
 }
 
-// encode writes v in one of the syntaxes libuci reads: single quotes
-// (with '\”), double quotes (backslash escapes), bare words (backslash
-// escapes), or a concatenation of them.
+// encode writes v in one of the syntaxes libuci reads: single quotes (a
+// quote inside written as quote, backslash, quote, quote), double quotes
+// (backslash escapes), bare words (backslash escapes), or a concatenation
+// of them.
 func encode(r *rand.Rand, v string) string {
 	sq := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 	dq := func(s string) string {

@@ -170,7 +170,8 @@ func (c *scanner) until(stops string) string {
 	return w
 }
 
-// quoted reads 'text' as uci prints values: a quote inside is '\”.
+// quoted reads a single-quoted value as uci prints it: a quote inside
+// is written as quote, backslash, quote, quote.
 func (c *scanner) quoted() (string, error) {
 	if !c.eat("'") {
 		return "", c.errorf("want a quote")
