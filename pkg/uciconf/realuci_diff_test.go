@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +32,23 @@ func diffSeed(t *testing.T) int64 {
 	}
 	t.Logf("seed %d (UCI_DIFF_SEED replays it)", seed)
 	return seed
+}
+
+// scaled is n, or a tenth of it when this test binary runs under
+// qemu-user (make qemu): every uci call then costs an emulated fork and
+// exec, and the code under test is the same as in the native run. A child
+// process runs natively, so its `uname -m` names the host.
+func scaled(t *testing.T, n int) int {
+	out, err := exec.Command("uname", "-m").Output()
+	if err != nil {
+		t.Fatalf("uname -m: %v", err)
+	}
+	host := map[string]string{"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "mips": "mips", "i686": "386"}[strings.TrimSpace(string(out))]
+	if host == "" || host == runtime.GOARCH {
+		return n
+	}
+	t.Logf("%s test binary on a %s host (emulated): %d of %d cases", runtime.GOARCH, host, n/10, n)
+	return n / 10
 }
 
 // pieces make up random values: every character class uci quotes or
@@ -96,7 +115,7 @@ func randFile(r *rand.Rand) *File {
 func TestRealUCIReadsWhatWanlbWrites(t *testing.T) {
 	u := newRealUCI(t)
 	r := rand.New(rand.NewSource(diffSeed(t)))
-	const cases = 300
+	cases := scaled(t, 300)
 	options := 0
 	for i := 0; i < cases; i++ {
 		f := randFile(r)
@@ -203,7 +222,7 @@ func randUCIOps(t *testing.T, u *realUCI, r *rand.Rand, pkg string, st *uciState
 func TestWanlbReadsWhatUCIWrites(t *testing.T) {
 	u := newRealUCI(t)
 	r := rand.New(rand.NewSource(diffSeed(t)))
-	const cases = 150
+	cases := scaled(t, 100)
 	options := 0
 	for i := 0; i < cases; i++ {
 		pkg := u.newPkg()
@@ -371,7 +390,7 @@ func readAlike(t *testing.T, u *realUCI, name, text string) bool {
 func TestMessyFilesReadAlike(t *testing.T) {
 	u := newRealUCI(t)
 	r := rand.New(rand.NewSource(diffSeed(t)))
-	const cases = 400
+	cases := scaled(t, 300)
 	valid := 0
 	for i := 0; i < cases; i++ {
 		if readAlike(t, u, fmt.Sprintf("case %d", i), messyFile(r)) {
