@@ -14,7 +14,8 @@ type Conntrack interface {
 
 // KernelConntrack is the real Conntrack: one netlink request that the
 // kernel filters by mark, so the table is never dumped to user space and
-// no other connection is touched (mwan3 flushes the whole table).
+// no other connection is touched (mwan3's flush_conntrack option, when
+// set, flushes the whole table).
 type KernelConntrack struct{ c *conntrack.Conn }
 
 // NewConntrack opens a conntrack netlink socket in the current namespace.

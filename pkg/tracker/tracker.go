@@ -44,8 +44,8 @@
 // every interval and gives each probe timeout, so the first round to fail
 // starts within one interval of the fault and the down-th failed round ends
 // at most down×interval + timeout after it: 4 s with the defaults (interval
-// 1 s, timeout 1 s, down 3), against mwan3's 60-130 s. A lost carrier takes
-// the WAN offline with no delay at all.
+// 1 s, timeout 1 s, down 3). A lost carrier takes the WAN offline with no
+// delay at all.
 package tracker
 
 import (

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 )
 
@@ -35,12 +34,10 @@ type parser struct {
 	f      *File
 	sec    *sectionState
 	named  map[string]*sectionState
-	all    []*sectionState
 }
 
-// sectionState indexes a section's options while parsing. Replaced options
-// leave nil holes in Options (removed at the end) so that repeated
-// statements cost O(1) instead of a slice shift.
+// sectionState indexes a section's options by name while parsing, so that
+// repeated statements cost O(1).
 type sectionState struct {
 	s   *Section
 	idx map[string]int
@@ -48,11 +45,10 @@ type sectionState struct {
 
 // Parse reads a UCI file with libuci's semantics. Errors name the line:
 // "line 7: unterminated quoted string". As in libuci, a repeated option
-// replaces the earlier one and moves to the end of its section (unless the
-// value is unchanged), an empty option value is ignored, "list" appends and
-// turns an earlier option of that name into a list (also moved to the end),
-// and a repeated "config TYPE NAME" continues the earlier section, which must
-// have the same type. Input containing NUL bytes or larger than 16 MiB is
+// replaces the earlier one where that stood, an empty option value is
+// ignored, "list" appends and turns an earlier option of that name into a
+// list (in the option's place), and a repeated "config TYPE NAME" continues
+// the earlier section, which must have the same type. Input containing NUL bytes or larger than 16 MiB is
 // rejected.
 func Parse(r io.Reader) (*File, error) {
 	p := &parser{r: bufio.NewReader(r), f: &File{}, named: map[string]*sectionState{}}
@@ -68,9 +64,6 @@ func Parse(r io.Reader) (*File, error) {
 		if err := p.parseLine(); err != nil {
 			return nil, err
 		}
-	}
-	for _, st := range p.all {
-		st.s.Options = slices.DeleteFunc(st.s.Options, func(o *Option) bool { return o == nil })
 	}
 	return p.f, nil
 }
@@ -354,7 +347,6 @@ func (p *parser) parseConfig() error {
 	}
 	p.sec = &sectionState{s: &Section{Type: typ, Name: name, Line: line}, idx: map[string]int{}}
 	p.f.Sections = append(p.f.Sections, p.sec.s)
-	p.all = append(p.all, p.sec)
 	if name != "" {
 		p.named[name] = p.sec
 	}
@@ -391,21 +383,26 @@ func (p *parser) parseOption(list bool) error {
 	case list && exists && st.s.Options[i].List: // uci_add_list: append
 		st.s.Options[i].Values = append(st.s.Options[i].Values, value)
 		return nil
-	case list && exists: // uci_add_list turns an option into a list, recreated at the end
+	case list && exists: // uci_add_list turns an option into a list
 		values = []string{st.s.Options[i].Values[0], value}
 	case list:
 		values = []string{value}
 	case value == "": // uci_set while loading: an empty value is ignored
 		return nil
 	case exists && !st.s.Options[i].List && st.s.Options[i].Values[0] == value:
-		return nil // uci_set keeps an unchanged option where it is
-	default: // uci_set replaces the option by a new one at the end
+		return nil // uci_set leaves an unchanged option alone
+	default:
 		values = []string{value}
 	}
+	o := &Option{Name: name, List: list, Values: values, Line: line}
 	if exists {
-		st.s.Options[i] = nil
+		// libuci allocates the replacement right after the old element
+		// (uci_alloc_option/uci_alloc_list with "after"), so a redefined
+		// option keeps the place where it first stood.
+		st.s.Options[i] = o
+		return nil
 	}
 	st.idx[name] = len(st.s.Options)
-	st.s.Options = append(st.s.Options, &Option{Name: name, List: list, Values: values, Line: line})
+	st.s.Options = append(st.s.Options, o)
 	return nil
 }
