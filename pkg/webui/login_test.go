@@ -79,11 +79,12 @@ func (s *syncBuffer) String() string {
 // liveServer is the UI on a real HTTP listener (loopback), logging into a
 // buffer.
 type liveServer struct {
-	t   *testing.T
-	url string
-	dir string
-	log *syncBuffer
-	b   *fakeBackend
+	t       *testing.T
+	url     string
+	handler http.Handler
+	dir     string
+	log     *syncBuffer
+	b       *fakeBackend
 }
 
 func newLiveServer(t *testing.T, ui config.UI, system Authenticator) *liveServer {
@@ -96,7 +97,7 @@ func newLiveServer(t *testing.T, ui config.UI, system Authenticator) *liveServer
 	s := New(Options{ConfigDir: dir, System: system, Log: slog.New(slog.NewTextHandler(ls.log, nil))}, ls.b)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	ls.url = srv.URL
+	ls.url, ls.handler = srv.URL, s
 	return ls
 }
 
