@@ -36,8 +36,8 @@ func TestRoundTrip(t *testing.T) {
 		want map[string]any
 	}{
 		{"empty", nil, map[string]any{}},
-		{"scalars", Table{{"s", "hé\"llo"}, {"i32", int32(-5)}, {"int", 1 << 40}, {"i64", int64(math.MinInt64)}, {"b", false}, {"f", 1.5}},
-			map[string]any{"s": "hé\"llo", "i32": int64(-5), "int": int64(1 << 40), "i64": int64(math.MinInt64), "b": false, "f": 1.5}},
+		{"scalars", Table{{"s", "hé\"llo"}, {"i32", int32(-5)}, {"int", math.MaxInt32}, {"i64", int64(math.MinInt64)}, {"b", false}, {"f", 1.5}},
+			map[string]any{"s": "hé\"llo", "i32": int64(-5), "int": int64(math.MaxInt32), "i64": int64(math.MinInt64), "b": false, "f": 1.5}},
 		{"nested", Table{{"t", Table{{"a", []any{"x", int32(1), Table{{"deep", true}}}}}}, {"m", map[string]any{"z": "1", "a": "2"}}},
 			map[string]any{"t": map[string]any{"a": []any{"x", int64(1), map[string]any{"deep": true}}}, "m": map[string]any{"z": "1", "a": "2"}}},
 		{"empty name and string", Table{{"", ""}}, map[string]any{"": ""}},
