@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,6 +84,7 @@ type liveServer struct {
 	t       *testing.T
 	url     string
 	handler http.Handler
+	entered atomic.Int32 // requests that reached the handler
 	dir     string
 	log     *syncBuffer
 	b       *fakeBackend
@@ -96,7 +98,10 @@ func newLiveServer(t *testing.T, ui config.UI, system Authenticator) *liveServer
 	}
 	ls := &liveServer{t: t, dir: dir, log: &syncBuffer{}, b: &fakeBackend{ui: ui}}
 	s := New(Options{ConfigDir: dir, System: system, Log: slog.New(slog.NewTextHandler(ls.log, nil))}, ls.b)
-	srv := httptest.NewServer(s)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ls.entered.Add(1)
+		s.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	ls.url, ls.handler = srv.URL, s
 	return ls
@@ -372,8 +377,17 @@ func TestConcurrentGuessing(t *testing.T) {
 			}
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: wrong + 1}}
 			defer client.CloseIdleConnections()
+			var n atomic.Int32
 			counts := guessAtOnce(t, func(user, pass string) int {
-				resp, err := client.Post(ls.url+"/api/login", "application/json", strings.NewReader(loginBody(user, pass)))
+				req, _ := http.NewRequest("POST", ls.url+"/api/login", strings.NewReader(loginBody(user, pass)))
+				req.Header.Set("Content-Type", "application/json")
+				// Hostile headers claiming another client each time
+				// change nothing: the limit is per connection address.
+				i := n.Add(1)
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.18.%d.%d", i/250, i%250+1))
+				req.Header.Set("X-Real-IP", fmt.Sprintf("198.19.%d.%d", i/250, i%250+1))
+				req.Header.Set("Forwarded", fmt.Sprintf("for=198.18.%d.%d", i/250, i%250+1))
+				resp, err := client.Do(req)
 				if err != nil {
 					t.Error(err)
 					return 0
@@ -394,5 +408,41 @@ func TestConcurrentGuessing(t *testing.T) {
 			}
 			ls.noSecretsLogged(rootPW)
 		})
+	}
+}
+
+// TestSlowLoginsHoldNoSlot: logins whose bodies trickle in (or never
+// finish) from the same address hold none of its 5 slots, so they cannot
+// lock out the address's other users; slots are taken only to judge.
+func TestSlowLoginsHoldNoSlot(t *testing.T) {
+	hash, err := auth.HashSHA512Crypt(rootPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := newLiveServer(t, config.UI{Auth: "password", PasswordHash: hash, SessionTimeout: time.Hour}, nil)
+	host := strings.TrimPrefix(ls.url, "http://")
+	body := loginBody("root", wrongPW)
+	for range 4 * LoginFailures {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// Headers and half the body; the rest never comes.
+		fmt.Fprintf(c, "POST /api/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			host, len(body), body[:len(body)/2])
+	}
+	// Wait until every slow request reached the handler (where it waits
+	// for the rest of its body).
+	for deadline := time.Now().Add(10 * time.Second); ls.entered.Load() < 4*LoginFailures; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d slow requests reached the handler", ls.entered.Load(), 4*LoginFailures)
+		}
+	}
+	if r := ls.login("root", wrongPW, nil); r.code != http.StatusUnauthorized {
+		t.Errorf("wrong login beside %d slow ones: %d %v, want 401", 4*LoginFailures, r.code, r.body)
+	}
+	if r := ls.login("root", rootPW, nil); r.code != http.StatusOK {
+		t.Errorf("right login beside %d slow ones: %d %v, want 200", 4*LoginFailures, r.code, r.body)
 	}
 }

@@ -214,22 +214,23 @@ type loginRequest struct {
 
 // login judges a login only after reserving one of the client's slots in
 // the limiter (per address, per /64 for IPv6), so simultaneous guesses
-// cannot outrun the count. A wrong login, and a right one that may neither
-// read nor change settings, use their slot up; a request that was not
-// judged (bad JSON, rpcd not answering) gives it back, since it told the
-// client nothing about the password. A successful login replaces the
-// client's previous session.
+// cannot outrun the count. The body is read first: a client sending it
+// slowly holds no slot, so it cannot lock out others behind its address.
+// A wrong login, and a right one that may neither read nor change
+// settings, use their slot up; one that was not judged (rpcd not
+// answering) gives it back, since it told the client nothing about the
+// password. A successful login replaces the client's previous session.
 func (s *Server) login(c *echo.Context) error {
+	var req loginRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
 	client := auth.ClientKey(c.RealIP())
 	attempt := s.limiter.Begin(client)
 	if attempt == nil {
 		return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed logins; try again in a minute")
 	}
 	defer attempt.Release()
-	var req loginRequest
-	if err := decode(c, &req); err != nil {
-		return err
-	}
 	access, err := s.check(c.Request().Context(), req)
 	switch {
 	case errors.Is(err, auth.ErrInvalidLogin):
