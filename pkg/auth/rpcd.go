@@ -158,6 +158,8 @@ func destroy(ctx context.Context, conn *ubus.Conn, sid string) {
 func unavailable(err error) error {
 	var why string
 	switch {
+	case errors.Is(err, ubus.ErrConnect):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.Is(err, ubus.StatusNotFound):
 		why = "rpcd is not running (no session object on ubus)"
 	case errors.Is(err, context.DeadlineExceeded):

@@ -132,8 +132,8 @@ func TestRPCDUnavailable(t *testing.T) {
 		}
 	}()
 	for _, tc := range []struct{ name, socket, why string }{
-		{"rpcd and ubusd stopped", sock, "ubus call failed"},
-		{"no ubusd socket", filepath.Join(t.TempDir(), "none.sock"), "ubus call failed"},
+		{"rpcd and ubusd stopped", sock, "cannot connect to ubusd"},
+		{"no ubusd socket", filepath.Join(t.TempDir(), "none.sock"), "cannot connect to ubusd"},
 		{"accepts and never answers", hung, "no answer in time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

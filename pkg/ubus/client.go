@@ -29,6 +29,10 @@ const (
 	MaxMessage = 1 << 20
 )
 
+// ErrConnect wraps a failure to connect to ubusd's socket: ubusd is not
+// running, or the socket is not where it was looked for.
+var ErrConnect = errors.New("ubus: cannot connect to ubusd")
+
 // Message types (ubusmsg.h, enum ubus_msg_type).
 const (
 	msgHello  = 0
@@ -97,7 +101,7 @@ func (c Client) Dial(ctx context.Context) (*Conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
-		return nil, fmt.Errorf("ubus: connecting to %s: %w", socket, err)
+		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
 	maxMsg := c.MaxReply
 	if maxMsg <= 0 || maxMsg > MaxMessage {

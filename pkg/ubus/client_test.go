@@ -113,8 +113,8 @@ func TestCallNoSocket(t *testing.T) {
 		t.Fatal("no error without ubusd")
 	}
 	var s Status
-	if errors.As(err, &s) {
-		t.Errorf("a missing ubusd reported as ubus status %v", s)
+	if errors.As(err, &s) || !errors.Is(err, ErrConnect) {
+		t.Errorf("a missing ubusd: %v, want ErrConnect", err)
 	}
 }
 

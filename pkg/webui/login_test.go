@@ -266,7 +266,7 @@ func TestLoginRPCDUnavailable(t *testing.T) {
 	ls := newLiveServer(t, config.UI{Auth: "system", SessionTimeout: time.Hour}, rpcd)
 
 	for _, tc := range []struct{ name, socket, log string }{
-		{"not running", down, "ubus call failed"},
+		{"not running", down, "cannot connect to ubusd"},
 		{"not answering", hung, "no answer in time"},
 	} {
 		rpcd.Socket = tc.socket
@@ -284,6 +284,7 @@ func TestLoginRPCDUnavailable(t *testing.T) {
 			t.Errorf("%s: no log line saying %q:\n%s", tc.name, tc.log, ls.log)
 		}
 	}
+	t.Logf("the server's log:\n%s", ls.log)
 	// rpcd back: the 12 unanswered logins did not block the client.
 	rpcd.Socket = sock
 	if r := ls.login("root", rootPW, nil); r.code != http.StatusOK {
