@@ -172,7 +172,9 @@ func (c *Conn) Lookup(ctx context.Context, path string) (uint32, error) {
 	return id, nil
 }
 
-// Invoke calls method on object id (named path in errors) with args.
+// Invoke calls method on object id (named path in errors) with args. Of
+// an object that answers with several DATA messages (rpcd's session list
+// does), the first is returned.
 func (c *Conn) Invoke(ctx context.Context, id uint32, path, method string, args Table) (map[string]any, error) {
 	data, err := encodeTable(args)
 	if err != nil {
