@@ -3,6 +3,7 @@ package openwrttest
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,4 +71,22 @@ func (o *Tools) RPCD(t testing.TB, logins []RPCDLogin, acls map[string]string) s
 func (o *Tools) RPCDDown(t testing.TB, sock string) {
 	t.Helper()
 	o.Run(t, `ow_rpcd_down "$1"`, sock)
+}
+
+// Ubusd starts OpenWrt's real ubusd with no rpcd on it (only the kit's
+// netifd stand-in, publishing network.interface), as on a router whose
+// rpcd is not running, and returns its socket. It needs a network
+// namespace of its own, which it creates and removes.
+func (o *Tools) Ubusd(t testing.TB) string {
+	t.Helper()
+	ns := fmt.Sprintf("owub%dn%d", os.Getpid(), sessions.Add(1))
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v\n%s", ns, err, out)
+	}
+	// Runs before ow_down's cleanup: the processes inside keep the
+	// namespace alive until ow_down stops them.
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	conf := t.TempDir()
+	out := o.Run(t, `ow_fw4 "$1" "$2" print >/dev/null && printf '%s' "$OW_STATE_BASE/ns/$1/run/ubus/ubus.sock"`, ns, conf)
+	return strings.TrimSpace(out)
 }

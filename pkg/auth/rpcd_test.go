@@ -109,6 +109,7 @@ func TestRPCDLogin(t *testing.T) {
 func TestRPCDUnavailable(t *testing.T) {
 	ow, sock := startRPCD(t)
 	ow.RPCDDown(t, sock) // leaves the socket file: connection refused
+	bare := ow.Ubusd(t)  // ubusd without rpcd
 	noUbusCLI(t)
 
 	const timeout = 500 * time.Millisecond
@@ -132,6 +133,7 @@ func TestRPCDUnavailable(t *testing.T) {
 		}
 	}()
 	for _, tc := range []struct{ name, socket, why string }{
+		{"rpcd not running", bare, "rpcd is not running (no session object on ubus)"},
 		{"rpcd and ubusd stopped", sock, "cannot connect to ubusd"},
 		{"no ubusd socket", filepath.Join(t.TempDir(), "none.sock"), "cannot connect to ubusd"},
 		{"accepts and never answers", hung, "no answer in time"},

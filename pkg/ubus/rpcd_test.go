@@ -51,4 +51,16 @@ func TestRealRPCD(t *testing.T) {
 	if !errors.Is(err, ubus.StatusNotFound) {
 		t.Errorf("unknown object: %v", err)
 	}
+
+	// netifd's objects answer the same way (the kit's stand-in on a real
+	// ubusd): what moving pkg/netifd off the ubus CLI would call.
+	bare := ubus.Client{Socket: ow.Ubusd(t), Timeout: 10 * time.Second}
+	reply, err = bare.Call(ctx, "network.interface", "dump", nil)
+	if _, ok := reply["interface"].([]any); err != nil || !ok {
+		t.Errorf("network.interface dump: %#v, %v", reply, err)
+	}
+	_, err = bare.Call(ctx, "session", "login", ubus.Table{{"username", "root"}, {"password", "s3cret pw"}})
+	if !errors.Is(err, ubus.StatusNotFound) {
+		t.Errorf("login without rpcd: %v, want not found", err)
+	}
 }

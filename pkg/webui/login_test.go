@@ -240,7 +240,8 @@ func TestLoginWithRealRPCD(t *testing.T) {
 // log line, quickly, and does not use up the client's guesses (nothing
 // was judged, so the client learned nothing).
 func TestLoginRPCDUnavailable(t *testing.T) {
-	_, sock := startRealRPCD(t)
+	ow, sock := startRealRPCD(t)
+	bare := ow.Ubusd(t) // ubusd up, rpcd not
 	hung := filepath.Join(t.TempDir(), "hung.sock")
 	ln, err := net.Listen("unix", hung)
 	if err != nil {
@@ -266,7 +267,8 @@ func TestLoginRPCDUnavailable(t *testing.T) {
 	ls := newLiveServer(t, config.UI{Auth: "system", SessionTimeout: time.Hour}, rpcd)
 
 	for _, tc := range []struct{ name, socket, log string }{
-		{"not running", down, "cannot connect to ubusd"},
+		{"rpcd not running", bare, "rpcd is not running"},
+		{"ubusd not running", down, "cannot connect to ubusd"},
 		{"not answering", hung, "no answer in time"},
 	} {
 		rpcd.Socket = tc.socket
@@ -285,7 +287,7 @@ func TestLoginRPCDUnavailable(t *testing.T) {
 		}
 	}
 	t.Logf("the server's log:\n%s", ls.log)
-	// rpcd back: the 12 unanswered logins did not block the client.
+	// rpcd back: the 18 unanswered logins did not block the client.
 	rpcd.Socket = sock
 	if r := ls.login("root", rootPW, nil); r.code != http.StatusOK {
 		t.Errorf("login once rpcd answers: %d %v", r.code, r.body)
