@@ -3,9 +3,10 @@
 //
 // Two ways to log in exist (wanlb.ui.auth): 'password' checks a crypt(3)
 // hash from wanlb.ui.password_hash with VerifyCrypt, 'system' asks rpcd
-// through the ubus CLI, exactly as LuCI does, with Ubus.Login. Either way
-// the web server then keeps its own session in a Store and counts failures
-// per client in a Limiter.
+// over ubus, exactly as LuCI does, with RPCD.Login, which also reports
+// what rpcd's ACLs let the user do with wanlb's settings. Either way the
+// web server then keeps its own session in a Store and reserves a slot in
+// a Limiter before judging any login, per client address (IPv6: per /64).
 package auth
 
 import (

@@ -74,17 +74,19 @@ func TestLimiter(t *testing.T) {
 			),
 		},
 		{
-			"success clears",
-			cat(failN("a", 4), []op{{do: "succeed", client: "a"}}, failN("a", 4), []op{check("a", false)}),
+			// A login to any account must not buy more guesses at
+			// another: failures only age out.
+			"success does not clear",
+			cat(failN("a", 4), []op{{do: "succeed", client: "a"}, check("a", false), fail("a"), check("a", true)}),
 		},
 		{
-			"success clears a block",
-			cat(failN("a", 5), []op{check("a", true), {do: "succeed", client: "a"}, check("a", false)}),
+			"success does not count",
+			cat(failN("a", 4), []op{{do: "succeed", client: "a"}, {do: "succeed", client: "a"}, check("a", false)}),
 		},
 		{
 			"clients are isolated",
 			cat(failN("a", 5), []op{check("a", true), check("b", false)}, failN("b", 4),
-				[]op{check("b", false), {do: "succeed", client: "b"}, check("a", true)}),
+				[]op{check("b", false), check("a", true)}),
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,10 +95,16 @@ func TestLimiter(t *testing.T) {
 			for i, o := range tc.ops {
 				clock.Advance(o.advance)
 				switch o.do {
-				case "fail":
-					l.Fail(o.client)
-				case "succeed":
-					l.Succeed(o.client)
+				case "fail", "succeed":
+					a := l.Begin(o.client)
+					if a == nil {
+						t.Fatalf("op %d: Begin(%q) refused", i, o.client)
+					}
+					if o.do == "fail" {
+						a.Fail()
+					} else {
+						a.Release()
+					}
 				case "check":
 					if got := l.Blocked(o.client); got != o.blocked {
 						t.Fatalf("op %d: Blocked(%q) = %v, want %v", i, o.client, got, o.blocked)
@@ -111,7 +119,7 @@ func TestLimiterDefaults(t *testing.T) {
 	clock := newFakeClock()
 	l := NewLimiter(0, 0, clock.Now)
 	for range DefaultMaxFailures {
-		l.Fail("a")
+		fail(l, "a")
 	}
 	if !l.Blocked("a") {
 		t.Fatal("not blocked after the default number of failures")
@@ -127,10 +135,10 @@ func TestLimiterMemory(t *testing.T) {
 		clock := newFakeClock()
 		l := NewLimiter(5, time.Minute, clock.Now)
 		for i := range 1000 {
-			l.Fail("10.0.0." + strconv.Itoa(i))
+			fail(l, "10.0.0."+strconv.Itoa(i))
 		}
 		clock.Advance(time.Minute)
-		l.Fail("fresh")
+		fail(l, "fresh")
 		if n := len(l.clients); n != 1 || l.order.Len() != 1 {
 			t.Fatalf("%d clients remembered (list %d), want 1", n, l.order.Len())
 		}
@@ -139,10 +147,10 @@ func TestLimiterMemory(t *testing.T) {
 		clock := newFakeClock()
 		l := NewLimiter(5, time.Minute, clock.Now)
 		for range 5 {
-			l.Fail("first")
+			fail(l, "first")
 		}
 		for i := range MaxLimiterClients + 100 {
-			l.Fail("c" + strconv.Itoa(i))
+			fail(l, "c"+strconv.Itoa(i))
 		}
 		if n := len(l.clients); n != MaxLimiterClients || l.order.Len() != MaxLimiterClients {
 			t.Fatalf("%d clients remembered (list %d), want %d", n, l.order.Len(), MaxLimiterClients)
@@ -158,12 +166,99 @@ func TestLimiterMemory(t *testing.T) {
 	t.Run("failure times bounded per client", func(t *testing.T) {
 		l := NewLimiter(5, time.Minute, newFakeClock().Now)
 		for range 1000 {
-			l.Fail("a")
+			fail(l, "a")
 		}
 		if n := len(l.clients["a"].Value.(*clientFailures).times); n != 5 {
 			t.Fatalf("%d failure times kept, want 5", n)
 		}
 	})
+}
+
+// fail records one failed login of c, if the limiter lets it be judged.
+func fail(l *Limiter, c string) {
+	if a := l.Begin(c); a != nil {
+		a.Fail()
+	}
+}
+
+// TestLimiterReservesBeforeJudging is the attack that judged 499 guesses
+// in half a second: many logins of one client start before any has
+// failed. Only max of them may be judged. Run with -race.
+func TestLimiterReservesBeforeJudging(t *testing.T) {
+	l := NewLimiter(5, time.Minute, nil)
+	const guesses = 500
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		reserved []*Attempt
+		start    = make(chan struct{})
+	)
+	for range guesses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if a := l.Begin("198.18.0.7"); a != nil {
+				mu.Lock()
+				reserved = append(reserved, a)
+				mu.Unlock()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(reserved) != 5 {
+		t.Fatalf("%d of %d simultaneous logins may be judged, want 5", len(reserved), guesses)
+	}
+	// Released slots (no answer, or a success) can be used again;
+	// failures cannot.
+	reserved[0].Release()
+	if a := l.Begin("198.18.0.7"); a == nil {
+		t.Fatal("a released slot was not given back")
+	} else {
+		a.Fail()
+	}
+	for _, a := range reserved[1:] {
+		a.Fail()
+		a.Release() // after Fail: no effect
+	}
+	if a := l.Begin("198.18.0.7"); a != nil {
+		t.Fatal("judged a sixth login after 5 failures")
+	}
+	if a := l.Begin("198.18.0.8"); a == nil {
+		t.Fatal("another client was refused")
+	}
+}
+
+func TestLimiterKeepsReservationsAtTheCap(t *testing.T) {
+	l := NewLimiter(5, time.Minute, newFakeClock().Now)
+	held := l.Begin("held")
+	for i := range MaxLimiterClients + 10 {
+		fail(l, "c"+strconv.Itoa(i))
+	}
+	if _, ok := l.clients["held"]; !ok {
+		t.Fatal("a client with a login in flight was dropped at the cap")
+	}
+	held.Fail()
+	if n := len(l.clients["held"].Value.(*clientFailures).times); n != 1 {
+		t.Fatalf("the failure was not recorded: %d", n)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for _, tc := range []struct{ ip, want string }{
+		{"198.18.0.1", "198.18.0.1"},
+		{"::ffff:198.18.0.1", "198.18.0.1"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an address", "not an address"},
+	} {
+		if got := ClientKey(tc.ip); got != tc.want {
+			t.Errorf("ClientKey(%q) = %q, want %q", tc.ip, got, tc.want)
+		}
+	}
 }
 
 func TestLimiterConcurrent(t *testing.T) {
@@ -175,10 +270,15 @@ func TestLimiterConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c := "client" + strconv.Itoa(g%3)
-			for range 200 {
-				l.Fail(c)
+			for i := range 200 {
+				if a := l.Begin(c); a != nil {
+					if i%2 == 0 {
+						a.Fail()
+					} else {
+						a.Release()
+					}
+				}
 				l.Blocked(c)
-				l.Succeed(c)
 			}
 		}()
 	}

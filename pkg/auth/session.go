@@ -29,6 +29,9 @@ type Session struct {
 	Username string
 	CSRF     string
 	Expires  time.Time
+	// Access is what the login may do with wanlb's settings, fixed at
+	// login (rpcd's ACLs at that moment).
+	Access Access
 }
 
 // Store holds the web UI's sessions in memory: a daemon restart logs
@@ -60,11 +63,12 @@ func NewStore(timeout time.Duration, now func() time.Time) *Store {
 	return &Store{now: now, timeout: timeout, sessions: make(map[string]*storedSession)}
 }
 
-// Create starts a session for username and returns it. When the Store is
-// full, expired sessions go first, then the least recently used one, so a
-// user who is active keeps working while someone logs in over and over.
-func (s *Store) Create(username string) Session {
-	sess := Session{ID: randomToken(), Username: username, CSRF: randomToken()}
+// Create starts a session for username with access and returns it. When
+// the Store is full, expired sessions go first, then the least recently
+// used one, so a user who is active keeps working while someone logs in
+// over and over.
+func (s *Store) Create(username string, access Access) Session {
+	sess := Session{ID: randomToken(), Username: username, CSRF: randomToken(), Access: access}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

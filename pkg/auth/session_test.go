@@ -32,8 +32,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 func TestStoreCreate(t *testing.T) {
 	clock := newFakeClock()
 	s := NewStore(time.Hour, clock.Now)
-	a := s.Create("root")
-	b := s.Create("root")
+	a := s.Create("root", Full)
+	b := s.Create("root", Full)
 	for _, sess := range []Session{a, b} {
 		for name, tok := range map[string]string{"ID": sess.ID, "CSRF": sess.CSRF} {
 			raw, err := base64.RawURLEncoding.DecodeString(tok)
@@ -87,7 +87,7 @@ func TestStoreExpiry(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newFakeClock()
 			s := NewStore(timeout, clock.Now)
-			sess := s.Create("admin")
+			sess := s.Create("admin", Full)
 			for i, step := range tc.steps {
 				clock.Advance(step)
 				got, ok := s.Get(sess.ID)
@@ -104,7 +104,7 @@ func TestStoreExpiry(t *testing.T) {
 
 func TestStoreGetUnknown(t *testing.T) {
 	s := NewStore(time.Hour, nil)
-	s.Create("root")
+	s.Create("root", Full)
 	for _, id := range []string{"", "nope", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
 		if _, ok := s.Get(id); ok {
 			t.Fatalf("Get(%q) found a session", id)
@@ -114,7 +114,7 @@ func TestStoreGetUnknown(t *testing.T) {
 
 func TestStoreDelete(t *testing.T) {
 	s := NewStore(time.Hour, newFakeClock().Now)
-	a, b := s.Create("a"), s.Create("b")
+	a, b := s.Create("a", Full), s.Create("b", Full)
 	s.Delete(a.ID)
 	s.Delete(a.ID)     // twice is fine
 	s.Delete("absent") // unknown is fine
@@ -132,14 +132,14 @@ func TestStoreEviction(t *testing.T) {
 		s := NewStore(time.Hour, clock.Now)
 		var all []Session
 		for range MaxSessions {
-			all = append(all, s.Create("u"))
+			all = append(all, s.Create("u", Full))
 			clock.Advance(time.Second)
 		}
 		// The oldest session is in use; the second oldest is not.
 		if _, ok := s.Get(all[0].ID); !ok {
 			t.Fatal("session 0 missing before the store was full")
 		}
-		extra := s.Create("late")
+		extra := s.Create("late", Full)
 		if len(s.sessions) != MaxSessions {
 			t.Fatalf("%d sessions, want %d", len(s.sessions), MaxSessions)
 		}
@@ -156,7 +156,7 @@ func TestStoreEviction(t *testing.T) {
 		s := NewStore(time.Hour, newFakeClock().Now) // clock never moves
 		var all []Session
 		for range MaxSessions + 3 {
-			all = append(all, s.Create("u"))
+			all = append(all, s.Create("u", Full))
 		}
 		if len(s.sessions) != MaxSessions {
 			t.Fatalf("%d sessions, want %d", len(s.sessions), MaxSessions)
@@ -172,14 +172,14 @@ func TestStoreEviction(t *testing.T) {
 		s := NewStore(time.Hour, clock.Now)
 		var all []Session
 		for range MaxSessions {
-			all = append(all, s.Create("u"))
+			all = append(all, s.Create("u", Full))
 		}
 		clock.Advance(30 * time.Minute)
 		for _, sess := range all[:10] {
 			s.Get(sess.ID) // these stay alive
 		}
 		clock.Advance(45 * time.Minute) // the other 54 expired
-		s.Create("late")
+		s.Create("late", Full)
 		if len(s.sessions) != 11 {
 			t.Fatalf("%d sessions, want the 10 live ones and the new one", len(s.sessions))
 		}
@@ -189,7 +189,7 @@ func TestStoreEviction(t *testing.T) {
 func TestStoreSetTimeout(t *testing.T) {
 	clock := newFakeClock()
 	s := NewStore(time.Hour, clock.Now)
-	sess := s.Create("root")
+	sess := s.Create("root", Full)
 
 	// Shorter: applies at once.
 	s.SetTimeout(5 * time.Minute)
@@ -199,19 +199,19 @@ func TestStoreSetTimeout(t *testing.T) {
 	}
 
 	// Longer: applies from the next use, and to new sessions.
-	sess = s.Create("root")
+	sess = s.Create("root", Full)
 	s.SetTimeout(2 * time.Hour)
 	got, ok := s.Get(sess.ID)
 	if !ok || !got.Expires.Equal(clock.Now().Add(2*time.Hour)) {
 		t.Fatalf("Get after a longer timeout = %+v, %v", got, ok)
 	}
-	if n := s.Create("x"); !n.Expires.Equal(clock.Now().Add(2 * time.Hour)) {
+	if n := s.Create("x", Full); !n.Expires.Equal(clock.Now().Add(2 * time.Hour)) {
 		t.Fatalf("new session expires %v", n.Expires)
 	}
 
 	// Zero means the default.
 	s.SetTimeout(0)
-	if n := s.Create("y"); !n.Expires.Equal(clock.Now().Add(DefaultSessionTimeout)) {
+	if n := s.Create("y", Full); !n.Expires.Equal(clock.Now().Add(DefaultSessionTimeout)) {
 		t.Fatalf("SetTimeout(0): new session expires %v", n.Expires)
 	}
 }
@@ -225,7 +225,7 @@ func TestStoreConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 100 {
-				sess := s.Create("u")
+				sess := s.Create("u", Full)
 				s.Get(sess.ID)
 				s.Delete(sess.ID)
 			}
@@ -235,7 +235,7 @@ func TestStoreConcurrent(t *testing.T) {
 }
 
 func TestCSRFOK(t *testing.T) {
-	sess := NewStore(time.Hour, nil).Create("root")
+	sess := NewStore(time.Hour, nil).Create("root", Full)
 	for _, tc := range []struct {
 		name  string
 		sess  Session

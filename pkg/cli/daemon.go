@@ -55,9 +55,6 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	}
 	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level,
 		CertFile: daemon.UhttpdCert, KeyFile: daemon.UhttpdKey}
-	if path, err := exec.LookPath("ubus"); err == nil {
-		opts.UbusPath = path
-	}
 	d := daemon.New(opts, k)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -36,9 +36,9 @@ type Options struct {
 	RunDir    string
 	Log       *slog.Logger
 	Level     *slog.LevelVar // set from the config's log_level
-	// UbusPath is the ubus CLI for the web UI's router login (auth
-	// 'system'); "" when there is none.
-	UbusPath string
+	// UbusSocket is ubusd's socket, where rpcd checks the web UI's router
+	// logins (auth 'system'); "" means OpenWrt's default.
+	UbusSocket string
 	// CertFile and KeyFile: the web UI serves HTTPS with them when both
 	// exist (the CLI passes uhttpd's).
 	CertFile, KeyFile string

@@ -215,10 +215,8 @@ func (d *Daemon) startUI(ctx context.Context) {
 	_, certErr := os.Stat(certFile)
 	_, keyErr := os.Stat(keyFile)
 	secure := certFile != "" && certErr == nil && keyErr == nil
-	opts := webui.Options{ConfigDir: d.opts.ConfigDir, Static: web.Files(), Secure: secure}
-	if d.opts.UbusPath != "" {
-		opts.System = auth.Ubus{Path: d.opts.UbusPath}
-	}
+	opts := webui.Options{ConfigDir: d.opts.ConfigDir, Static: web.Files(), Secure: secure, Log: d.log,
+		System: auth.RPCD{Socket: d.opts.UbusSocket}}
 	handler := webui.New(opts, uiBackend{d})
 	for _, a := range addrs {
 		srv := &http.Server{Addr: a, Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,

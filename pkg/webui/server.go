@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -35,9 +36,11 @@ type Backend interface {
 	Metrics(ctx context.Context) (Metrics, error)
 }
 
-// Authenticator checks the router's own users (rpcd, like LuCI).
+// Authenticator checks the router's own users (rpcd, like LuCI) and what
+// they may do with wanlb's settings. A refused login is
+// auth.ErrInvalidLogin; any other error means no answer could be had.
 type Authenticator interface {
-	Login(ctx context.Context, username, password string) (bool, error)
+	Login(ctx context.Context, username, password string) (auth.Access, error)
 }
 
 // Options configure a Server.
@@ -48,6 +51,8 @@ type Options struct {
 	Now       func() time.Time
 	// Secure marks the session cookie Secure (served over TLS).
 	Secure bool
+	// Log receives the server's warnings; nil means echo's default.
+	Log *slog.Logger
 }
 
 // Server is the UI's http.Handler.
@@ -81,6 +86,9 @@ func New(opts Options, b Backend) *Server {
 		limiter:  auth.NewLimiter(LoginFailures, LoginWindow, opts.Now),
 	}
 	e := echo.New()
+	if opts.Log != nil {
+		e.Logger = opts.Log
+	}
 	// The client address is the connection's: a header must not let a
 	// client dodge the login rate limit.
 	e.IPExtractor = echo.ExtractIPDirect()
@@ -157,7 +165,9 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // requireSession answers 401 without a valid session and 403 for a
-// mutating request without the session's CSRF token.
+// mutating request without the session's CSRF token, or from a login
+// whose rpcd ACL grants no write access to wanlb's settings (logging out
+// is not a change).
 func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		ck, err := c.Cookie(SessionCookie)
@@ -173,6 +183,9 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		default:
 			if !auth.CSRFOK(sess, c.Request().Header.Get(csrfHeader)) {
 				return echo.NewHTTPError(http.StatusForbidden, "missing or wrong "+csrfHeader)
+			}
+			if !sess.Access.Write && c.Path() != "/api/logout" {
+				return echo.NewHTTPError(http.StatusForbidden, noWrite(sess.Username))
 			}
 		}
 		c.Set(sessionContext, sess)
@@ -199,50 +212,82 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+// login judges a login only after reserving one of the client's slots in
+// the limiter (per address, per /64 for IPv6), so simultaneous guesses
+// cannot outrun the count. The body is read first: a client sending it
+// slowly holds no slot, so it cannot lock out others behind its address.
+// A wrong login, and a right one that may neither read nor change
+// settings, use their slot up; one that was not judged (rpcd not
+// answering) gives it back, since it told the client nothing about the
+// password. A successful login replaces the client's previous session.
 func (s *Server) login(c *echo.Context) error {
-	client := c.RealIP()
-	if s.limiter.Blocked(client) {
-		return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed logins; try again in a minute")
-	}
 	var req loginRequest
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	ok, err := s.check(c.Request().Context(), req)
-	if err != nil {
-		c.Logger().Warn("login check failed: " + err.Error())
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "the login service did not answer")
+	client := auth.ClientKey(c.RealIP())
+	attempt := s.limiter.Begin(client)
+	if attempt == nil {
+		return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed logins; try again in a minute")
 	}
-	if !ok {
-		s.limiter.Fail(client)
+	defer attempt.Release()
+	access, err := s.check(c.Request().Context(), req)
+	switch {
+	case errors.Is(err, auth.ErrInvalidLogin):
+		attempt.Fail()
 		return echo.NewHTTPError(http.StatusUnauthorized, "invalid username and/or password")
+	case err != nil:
+		// Neither the username (a password typed into the wrong field)
+		// nor the password is logged; err holds neither.
+		c.Logger().Warn("web UI login from " + client + " not checked: " + err.Error())
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "the login service did not answer")
+	case !access.Read && !access.Write:
+		attempt.Fail()
+		return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf(
+			"user %q may not use wanlb: rpcd grants it neither read nor write access to uci config 'wanlb'", req.Username))
 	}
-	s.limiter.Succeed(client)
+	if old, err := c.Cookie(SessionCookie); err == nil {
+		s.sessions.Delete(old.Value)
+	}
 	s.sessions.SetTimeout(s.backend.UI().SessionTimeout)
-	sess := s.sessions.Create(req.Username)
+	sess := s.sessions.Create(req.Username, access)
 	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: sess.ID, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.opts.Secure})
-	return c.JSON(http.StatusOK, map[string]string{"csrf_token": sess.CSRF, "username": sess.Username})
+	return c.JSON(http.StatusOK, sessionInfo(sess))
 }
 
-// check verifies credentials the way ui.auth says.
-func (s *Server) check(ctx context.Context, req loginRequest) (bool, error) {
-	if req.Username == "" || req.Password == "" || len(req.Username) > 64 || len(req.Password) > 256 {
-		return false, nil
+// sessionInfo is what login and GET /api/session tell the page.
+func sessionInfo(sess auth.Session) map[string]any {
+	return map[string]any{"csrf_token": sess.CSRF, "username": sess.Username, "can_write": sess.Access.Write}
+}
+
+// noWrite explains a refused change by a read-only login.
+func noWrite(user string) string {
+	return fmt.Sprintf("user %q may view but not change settings: rpcd grants it no write access to uci config 'wanlb'", user)
+}
+
+// check verifies credentials the way ui.auth says; a refused login is
+// auth.ErrInvalidLogin.
+func (s *Server) check(ctx context.Context, req loginRequest) (auth.Access, error) {
+	if req.Username == "" || req.Password == "" || len(req.Username) > 64 || len(req.Password) > auth.MaxPasswordLen {
+		return auth.Access{}, auth.ErrInvalidLogin
 	}
 	ui := s.backend.UI()
 	if ui.Auth == "password" {
 		if req.Username != "root" && req.Username != "admin" {
-			return false, nil
+			return auth.Access{}, auth.ErrInvalidLogin
 		}
 		ok, err := auth.VerifyCrypt(ui.PasswordHash, req.Password)
 		if err != nil {
-			return false, fmt.Errorf("ui.password_hash: %w", err)
+			return auth.Access{}, fmt.Errorf("ui.password_hash: %w", err)
 		}
-		return ok, nil
+		if !ok {
+			return auth.Access{}, auth.ErrInvalidLogin
+		}
+		return auth.Full, nil
 	}
 	if s.opts.System == nil {
-		return false, errors.New("no system login available")
+		return auth.Access{}, errors.New("no system login available")
 	}
 	return s.opts.System.Login(ctx, req.Username, req.Password)
 }
@@ -260,8 +305,7 @@ func (s *Server) logout(c *echo.Context) error {
 }
 
 func (s *Server) session(c *echo.Context) error {
-	sess := current(c)
-	return c.JSON(http.StatusOK, map[string]string{"username": sess.Username, "csrf_token": sess.CSRF})
+	return c.JSON(http.StatusOK, sessionInfo(current(c)))
 }
 
 func (s *Server) status(c *echo.Context) error {

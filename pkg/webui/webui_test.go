@@ -42,8 +42,11 @@ func (b *fakeBackend) Metrics(context.Context) (Metrics, error) {
 // fakeRouter stands in for rpcd: root / secret.
 type fakeRouter struct{}
 
-func (fakeRouter) Login(_ context.Context, u, p string) (bool, error) {
-	return u == "root" && p == "secret", nil
+func (fakeRouter) Login(_ context.Context, u, p string) (auth.Access, error) {
+	if u == "root" && p == "secret" {
+		return auth.Full, nil
+	}
+	return auth.Access{}, auth.ErrInvalidLogin
 }
 
 const startConfig = `
