@@ -36,6 +36,9 @@ func TestFW4BalancingAndFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if tables, err := l.XtablesTables(l.Router); err != nil || len(tables) > 0 {
+		t.Fatalf("PortForward made iptables tables in the fw4 router: %v %v", tables, err)
+	}
 	if out, _ := l.Exec(l.Router, "nft", "list", "chain", "inet", "fw4", "dstnat_wan"); !strings.Contains(out, "dnat ip to 198.18.1.2:9000") {
 		t.Fatalf("fw4 has no redirect:\n%s", out)
 	}
