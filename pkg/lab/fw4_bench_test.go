@@ -15,7 +15,9 @@ import (
 // rules are back and new connections are balanced again: medians of 3.
 func BenchmarkFW4Repair(b *testing.B) {
 	l := newFW4Lab(b, lab.Options{ISPs: 2})
-	d, _ := startFW4Daemon(b, l)
+	// Detection defaults (down 3): a WAN whose probes fail while wanlb's
+	// rules are missing may go offline, as it would on a router.
+	d, _ := startFW4Daemon(b, l, fw4WANs(l, ""))
 	backend := d.backend()
 	steps := fw4Steps(l)
 	type runs struct {
@@ -25,7 +27,7 @@ func BenchmarkFW4Repair(b *testing.B) {
 	res := make([]runs, len(steps))
 	for i := 0; i < 3; i++ {
 		for j, step := range steps {
-			r := runFW4Step(b, l, d, backend, step)
+			r := runFW4Step(b, l, d, backend, step, 20*time.Second)
 			res[j].cmd = append(res[j].cmd, r.cmd)
 			res[j].rules = append(res[j].rules, r.rules)
 			res[j].balanced = append(res[j].balanced, r.balanced)

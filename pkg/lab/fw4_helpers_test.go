@@ -53,7 +53,7 @@ func newFW4Lab(t testing.TB, opts lab.Options) *lab.Lab {
 // router: WANs named like their netifd interfaces (wan1, wan2, ...), device
 // and gateway from a netifd stand-in, probes to the lab's internet. It
 // returns once every WAN is online.
-func startFW4Daemon(t testing.TB, l *lab.Lab, weights ...int) (*daemonRun, string) {
+func startFW4Daemon(t testing.TB, l *lab.Lab, config string) (*daemonRun, string) {
 	t.Helper()
 	ubus := t.TempDir()
 	ifaces := map[string]netifd.Interface{}
@@ -70,7 +70,7 @@ func startFW4Daemon(t testing.TB, l *lab.Lab, weights ...int) (*daemonRun, strin
 	}
 	failoverDNS(t, l)
 	d := &daemonRun{t: t, l: l, bin: bin, configDir: t.TempDir(), runDir: t.TempDir()}
-	d.writeConfig(netifdWANs(l, weights...))
+	d.writeConfig(config)
 	d.start(ubus)
 	t.Cleanup(func() {
 		d.stop()
@@ -80,6 +80,20 @@ func startFW4Daemon(t testing.TB, l *lab.Lab, weights ...int) (*daemonRun, strin
 	})
 	d.waitAllOnline(20 * time.Second)
 	return d, ubus
+}
+
+// fw4WANs is the config of WANs wan1..wanN as on a router (device and
+// gateway from netifd) with the given weights and extra options each.
+func fw4WANs(l *lab.Lab, extra string, weights ...int) string {
+	var b strings.Builder
+	for i, isp := range l.ISPs {
+		w := 1
+		if i < len(weights) {
+			w = weights[i]
+		}
+		fmt.Fprintf(&b, "config wan 'wan%d'\n\toption weight '%d'\n%s%s\n", isp.Index, w, targets, extra)
+	}
+	return b.String()
 }
 
 // Firewall backends as `wanlb status --json` names them.
@@ -195,10 +209,11 @@ type fw4Result struct {
 }
 
 // runFW4Step runs step on the router of a lab whose daemon balances over
-// wan1 and wan2 and measures how long wanlb takes to be back. It fails
+// wan1 and wan2 and measures how long wanlb takes to be back, failing the
+// test unless it is back within that long from the step's start. It fails
 // the test when fw4's table is missing afterwards or when a step that must
 // leave other tables alone replaced wanlb's.
-func runFW4Step(t testing.TB, l *lab.Lab, d *daemonRun, backend string, step fw4Step) fw4Result {
+func runFW4Step(t testing.TB, l *lab.Lab, d *daemonRun, backend string, step fw4Step, within time.Duration) fw4Result {
 	t.Helper()
 	table := wanlbTable(backend)
 	handle := tableHandle(l, table)
@@ -219,7 +234,7 @@ func runFW4Step(t testing.TB, l *lab.Lab, d *daemonRun, backend string, step fw4
 			t.Errorf("%s replaced table %s (handle %s, was %s): it must only touch fw4's table", step.name, table, h, handle)
 		}
 	}
-	r.restoreTimes = waitRestored(t, l, backend, start, 20*time.Second)
+	r.restoreTimes = waitRestored(t, l, backend, start, within)
 	// A WAN whose probes failed while the rules were missing may still be
 	// on its way down or up: wait until it settled.
 	d.waitAllOnline(20 * time.Second)
