@@ -275,10 +275,10 @@ func (l *Lab) removeFW4Dir(dir string) error {
 	return nil
 }
 
-// isXtablesTable reports whether an nftables table is one iptables-nft
+// IsXtablesTable reports whether an nftables table is one iptables-nft
 // creates: families ip/ip6 (and arp/bridge for arptables/ebtables) with
 // the legacy table names.
-func isXtablesTable(family, name string) bool {
+func IsXtablesTable(family, name string) bool {
 	switch family {
 	case "ip", "ip6", "arp", "bridge":
 	default:
@@ -301,7 +301,7 @@ func (l *Lab) XtablesTables(ns string) ([]string, error) {
 	var found []string
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == "table" && isXtablesTable(f[1], f[2]) {
+		if len(f) == 3 && f[0] == "table" && IsXtablesTable(f[1], f[2]) {
 			found = append(found, f[1]+" "+f[2])
 		}
 	}

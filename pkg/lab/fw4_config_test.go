@@ -61,8 +61,8 @@ func TestIsXtablesTable(t *testing.T) {
 		{"inet", "mangle", false}, // iptables-nft never makes inet tables
 		{"ip", "wanlb", false},
 	} {
-		if got := isXtablesTable(tc.family, tc.name); got != tc.want {
-			t.Errorf("isXtablesTable(%q, %q) = %v, want %v", tc.family, tc.name, got, tc.want)
+		if got := IsXtablesTable(tc.family, tc.name); got != tc.want {
+			t.Errorf("IsXtablesTable(%q, %q) = %v, want %v", tc.family, tc.name, got, tc.want)
 		}
 	}
 }

@@ -357,46 +357,58 @@ func tableHandle(l *lab.Lab, table string) string {
 	return ""
 }
 
-// xtablesWatch records every iptables-nft table that appears in the router
-// while it runs, polling `nft list tables`.
+// xtablesWatch records every iptables-nft table created in the router
+// while it runs, from `nft monitor tables`, so even a table that exists
+// for a moment is seen.
 type xtablesWatch struct {
-	stop chan struct{}
-	done chan map[string]bool
+	l    *lab.Lab
+	proc *lab.Process
 }
 
 func watchXtables(t testing.TB, l *lab.Lab) *xtablesWatch {
-	w := &xtablesWatch{stop: make(chan struct{}), done: make(chan map[string]bool, 1)}
-	go func() {
-		seen := map[string]bool{}
-		defer func() { w.done <- seen }()
-		for {
-			if found, err := l.XtablesTables(l.Router); err == nil {
-				for _, f := range found {
-					seen[f] = true
-				}
-			}
-			select {
-			case <-w.stop:
-				return
-			case <-time.After(50 * time.Millisecond):
+	t.Helper()
+	p, err := l.Start(l.Router, "nft", "monitor", "tables")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &xtablesWatch{l: l, proc: p}
+	t.Cleanup(func() { p.Kill() })
+	// The monitor listens once it reports a marker table coming and going.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.Output(), "add table inet labwatch") {
+		if time.Now().After(deadline) {
+			t.Fatalf("nft monitor reports nothing:\n%s", p.Output())
+		}
+		for _, verb := range []string{"add", "delete"} {
+			if _, err := l.Exec(l.Router, "nft", verb, "table", "inet", "labwatch"); err != nil {
+				t.Fatal(err)
 			}
 		}
-	}()
-	t.Cleanup(func() { w.Stop() })
+		time.Sleep(20 * time.Millisecond)
+	}
 	return w
 }
 
-// Stop ends the watch and returns the tables seen, sorted; later calls
-// return nil.
+// Stop ends the watch and returns the iptables-nft tables created while
+// it ran, sorted.
 func (w *xtablesWatch) Stop() []string {
-	select {
-	case <-w.stop:
-		return nil
-	default:
+	// A last marker: once it is reported, every earlier event is too.
+	for _, verb := range []string{"add", "delete"} {
+		w.l.Exec(w.l.Router, "nft", verb, "table", "inet", "labwatchend")
 	}
-	close(w.stop)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(w.proc.Output(), "delete table inet labwatchend") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.proc.Kill()
+	seen := map[string]bool{}
+	for _, line := range strings.Split(w.proc.Output(), "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == "add" && f[1] == "table" && lab.IsXtablesTable(f[2], f[3]) {
+			seen[f[2]+" "+f[3]] = true
+		}
+	}
 	var names []string
-	for k := range <-w.done {
+	for k := range seen {
 		names = append(names, k)
 	}
 	sort.Strings(names)
