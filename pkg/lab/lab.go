@@ -227,7 +227,8 @@ func checkPrefix(prefix string) error {
 // that faults (CarrierDown, Blackhole, Loss, Bandwidth, Heal), Do, Exec and
 // Start work on it. Its servers belong to the lab's creator. Close only
 // releases what the attached value started itself (Start, DialTCP,
-// DialUDP); it never deletes a namespace.
+// DialUDP); it never deletes a namespace. A lab built with Options.FW4 is
+// attached as one without it: use its FW4 methods from the creator.
 func Attach(prefix string, isps int) (*Lab, error) {
 	if err := checkPrefix(prefix); err != nil {
 		return nil, err
