@@ -126,7 +126,8 @@ func (l *Lab) Heal(k int) error {
 // PortForward makes internet connections to isp k's public address on TCP
 // port reach the client on the same port: the ISP DNATs to the router's
 // wan<k> address (as a modem in front of the router would) and the router
-// DNATs to 198.18.1.2 (like an OpenWrt redirect). The caller runs the
+// DNATs to 198.18.1.2 (like an OpenWrt redirect; with Options.FW4 it is a
+// redirect in fw4's config, and fw4 is reloaded). The caller runs the
 // listener in the client namespace, e.g. with ServeWhoami. Repeated calls
 // are no-ops.
 func (l *Lab) PortForward(k int, port int) error {
@@ -136,6 +137,13 @@ func (l *Lab) PortForward(k int, port int) error {
 	}
 	if port < 1 || port > 65535 {
 		return fmt.Errorf("lab: port forward on ISP %d: bad port %d", k, port)
+	}
+	if l.opts.FW4 != nil {
+		// fw4 owns the router's firewall: a redirect in its config, and
+		// the ISP's DNAT as below.
+		if err := l.fw4PortForward(*isp, port); err != nil {
+			return fmt.Errorf("lab: port forward %d on ISP %d: %w", port, k, err)
+		}
 	}
 	p := strconv.Itoa(port)
 	rules := []struct {
@@ -148,6 +156,9 @@ func (l *Lab) PortForward(k int, port int) error {
 			"-j", "DNAT", "--to-destination", clientAddr.String() + ":" + p}},
 	}
 	for _, r := range rules {
+		if r.ns == l.Router && l.opts.FW4 != nil {
+			continue
+		}
 		check := append([]string{"-w", "-t", "nat", "-C"}, r.spec...)
 		if _, err := l.Exec(r.ns, "iptables", check...); err == nil {
 			continue

@@ -11,9 +11,10 @@
 //	optional: router ts0 198.19.52.1/30 ── ts0 198.19.52.2/30 vpn (lo 198.19.53.1)
 //
 // The router looks like a stock OpenWrt box before wanlb runs: one main-table
-// default route per WAN with increasing metrics, masquerade on every WAN,
-// strict rp_filter, and no mangle rules or ip rules (except Tailscale's
-// table 52 rule when the VPN is enabled). Each ISP masquerades toward the
+// default route per WAN with increasing metrics, masquerade on every WAN
+// (iptables, or OpenWrt's fw4 with Options.FW4), strict rp_filter, and no
+// mangle rules or ip rules (except Tailscale's table 52 rule when the VPN
+// is enabled). Each ISP masquerades toward the
 // internet, so the server sees ISP k as 198.18.(20+k).2.
 //
 // Nothing is ever configured in the host namespace: veth pairs are created
@@ -85,6 +86,13 @@ type Options struct {
 	// New first removes every namespace whose name starts with it, and the
 	// processes inside: leftovers of a lab that was never closed.
 	Prefix string
+	// FW4, when set, makes the router a stock OpenWrt box firewalled by
+	// OpenWrt's real fw4 (table inet fw4: lan and wan zones, masquerade and
+	// MSS clamping on every WAN, shipped defaults and rules), started
+	// through FW4 before New returns, instead of the lab's iptables
+	// masquerade: the lab then adds no iptables rule in the router.
+	// PortForward adds fw4 redirects. See FW4, FW4Up and FW4ConfigDir.
+	FW4 FW4Runner
 }
 
 // fixedPrefix is what Options.Prefix must look like; autoPrefix refuses
@@ -132,6 +140,10 @@ type Lab struct {
 	stops      []func()
 	conns      []io.Closer
 	procs      []*Process
+	// fw4Dir is the router's /etc/config for fw4 (Options.FW4), removed
+	// by Close; fw4Forwards are the redirects PortForward added to it.
+	fw4Dir      string
+	fw4Forwards []fw4PortForward
 }
 
 // New builds a lab. It first removes namespaces left behind by crashed lab
@@ -215,7 +227,8 @@ func checkPrefix(prefix string) error {
 // that faults (CarrierDown, Blackhole, Loss, Bandwidth, Heal), Do, Exec and
 // Start work on it. Its servers belong to the lab's creator. Close only
 // releases what the attached value started itself (Start, DialTCP,
-// DialUDP); it never deletes a namespace.
+// DialUDP); it never deletes a namespace. A lab built with Options.FW4 is
+// attached as one without it: use its FW4 methods from the creator.
 func Attach(prefix string, isps int) (*Lab, error) {
 	if err := checkPrefix(prefix); err != nil {
 		return nil, err
@@ -375,16 +388,23 @@ func (l *Lab) build() error {
 		return err
 	}
 
-	// Firewall: the router only masquerades (OpenWrt wan zone); ISPs
-	// masquerade toward the internet and carry an empty fault chain.
-	var rt strings.Builder
-	rt.WriteString("*nat\n")
-	for _, isp := range l.ISPs {
-		fmt.Fprintf(&rt, "-A POSTROUTING -o %s -j MASQUERADE\n", isp.RouterDev)
-	}
-	rt.WriteString("COMMIT\n")
-	if err := l.iptablesRestore(l.Router, rt.String()); err != nil {
-		return err
+	// Firewall: the router only masquerades (OpenWrt wan zone), or runs
+	// fw4 itself; ISPs masquerade toward the internet and carry an empty
+	// fault chain.
+	if l.opts.FW4 != nil {
+		if err := l.startFW4(); err != nil {
+			return err
+		}
+	} else {
+		var rt strings.Builder
+		rt.WriteString("*nat\n")
+		for _, isp := range l.ISPs {
+			fmt.Fprintf(&rt, "-A POSTROUTING -o %s -j MASQUERADE\n", isp.RouterDev)
+		}
+		rt.WriteString("COMMIT\n")
+		if err := l.iptablesRestore(l.Router, rt.String()); err != nil {
+			return err
+		}
 	}
 	ispRules := "*nat\n-A POSTROUTING -o i0 -j MASQUERADE\nCOMMIT\n" +
 		"*filter\n:" + FaultChain + " - [0:0]\n-A FORWARD -j " + FaultChain + "\nCOMMIT\n"
@@ -431,7 +451,7 @@ func (l *Lab) Close() error {
 	}
 	l.closed = true
 	stops, conns, procs := l.stops, l.conns, l.procs
-	namespaces, handles := l.namespaces, l.handles
+	namespaces, handles, fw4Dir := l.namespaces, l.handles, l.fw4Dir
 	l.stops, l.conns, l.procs, l.handles = nil, nil, nil, nil
 	l.mu.Unlock()
 
@@ -458,6 +478,9 @@ func (l *Lab) Close() error {
 		if _, err := run("", "ip", "netns", "del", namespaces[i]); err != nil {
 			errs = append(errs, fmt.Errorf("lab: delete namespace: %w", err))
 		}
+	}
+	if err := l.removeFW4Dir(fw4Dir); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
