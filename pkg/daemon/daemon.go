@@ -39,9 +39,6 @@ type Options struct {
 	// UbusPath is the ubus CLI for the web UI's router login (auth
 	// 'system'); "" when there is none.
 	UbusPath string
-	// CertFile and KeyFile: the web UI serves HTTPS with them when both
-	// exist (the CLI passes uhttpd's).
-	CertFile, KeyFile string
 }
 
 // Kernel is what the daemon needs from the system.

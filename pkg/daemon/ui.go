@@ -158,13 +158,6 @@ func (d *Daemon) metrics() webui.Metrics {
 	return m
 }
 
-// UhttpdCert and UhttpdKey are the router's certificate: the UI uses TLS
-// with it when both exist.
-const (
-	UhttpdCert = "/etc/uhttpd.crt"
-	UhttpdKey  = "/etc/uhttpd.key"
-)
-
 // listenAddrs turns ui.listen entries into addresses: <ip>:<port> as is,
 // <interface>:<port> on every IPv4 address netifd has for the interface.
 func (d *Daemon) listenAddrs(ctx context.Context) []string {
@@ -174,8 +167,8 @@ func (d *Daemon) listenAddrs(ctx context.Context) []string {
 		if i := strings.LastIndexByte(l, ':'); i >= 0 {
 			host, port = l[:i], l[i+1:]
 		}
-		if _, err := netip.ParseAddr(host); err == nil {
-			out = append(out, net.JoinHostPort(host, port))
+		if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+			out = append(out, net.JoinHostPort(ip.String(), port))
 			continue
 		}
 		if d.kernel.Netifd == nil {
@@ -211,39 +204,44 @@ func (d *Daemon) startUI(ctx context.Context) {
 	if len(addrs) == 0 {
 		return
 	}
-	certFile, keyFile := d.opts.CertFile, d.opts.KeyFile
-	_, certErr := os.Stat(certFile)
-	_, keyErr := os.Stat(keyFile)
-	secure := certFile != "" && certErr == nil && keyErr == nil
-	opts := webui.Options{ConfigDir: d.opts.ConfigDir, Static: web.Files(), Secure: secure}
+	for _, p := range ListenWarnings(ui.Listen, WANAddrs(ctx, d.cfg, d.kernel.Netifd)) {
+		d.log.Warn(p.String())
+	}
+	tlsConfig, problems := UITLS(ui)
+	for _, p := range problems {
+		if p.Warning {
+			d.log.Warn(p.String())
+			continue
+		}
+		d.log.Error(p.String() + "; the web UI is not started")
+		return
+	}
+	// The names and addresses a browser may use for the router (Host
+	// header, against DNS rebinding): its names, and where the UI listens.
+	hosts := append(webui.RouterNames("/proc/sys/kernel/hostname", d.opts.ConfigDir), addrs...)
+	opts := webui.Options{ConfigDir: d.opts.ConfigDir, Static: web.Files(), Secure: tlsConfig != nil, Hosts: webui.NewHostPolicy(hosts...)}
 	if d.opts.UbusPath != "" {
 		opts.System = auth.Ubus{Path: d.opts.UbusPath}
 	}
 	handler := webui.New(opts, uiBackend{d})
 	for _, a := range addrs {
-		srv := &http.Server{Addr: a, Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
-		ln, err := net.Listen("tcp", a)
+		srv := webui.NewHTTPServer(handler)
+		ln, err := net.Listen(listenNetwork(a), a)
 		if err != nil {
 			d.log.Error(fmt.Sprintf("web UI on %s: %v", a, err))
 			continue
 		}
 		d.uiServers = append(d.uiServers, srv)
 		d.uiListeners = append(d.uiListeners, ln.Addr())
+		var l net.Listener = webui.Limit(srv, ln)
 		scheme := "http"
-		if secure {
+		if tlsConfig != nil {
 			scheme = "https"
-			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			l = tls.NewListener(l, tlsConfig)
 		}
 		d.log.Info(fmt.Sprintf("web UI on %s://%s", scheme, a))
 		go func() {
-			var err error
-			if secure {
-				err = srv.ServeTLS(ln, certFile, keyFile)
-			} else {
-				err = srv.Serve(ln)
-			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error(fmt.Sprintf("web UI on %s: %v", a, err))
 			}
 		}()
