@@ -224,6 +224,12 @@ func (d *Daemon) startUI(ctx context.Context) {
 		opts.System = auth.Ubus{Path: d.opts.UbusPath}
 	}
 	handler := webui.New(opts, uiBackend{d})
+	info := &UIInfo{}
+	defer func() {
+		if len(info.Addresses) > 0 {
+			d.writeUIInfo(info)
+		}
+	}()
 	for _, a := range addrs {
 		srv := webui.NewHTTPServer(handler)
 		ln, err := net.Listen(listenNetwork(a), a)
@@ -239,6 +245,7 @@ func (d *Daemon) startUI(ctx context.Context) {
 			scheme = "https"
 			l = tls.NewListener(l, tlsConfig)
 		}
+		info.Scheme, info.Addresses = scheme, append(info.Addresses, ln.Addr().String())
 		d.log.Info(fmt.Sprintf("web UI on %s://%s", scheme, a))
 		go func() {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -251,6 +258,9 @@ func (d *Daemon) startUI(ctx context.Context) {
 func (d *Daemon) stopUI() {
 	for _, s := range d.uiServers {
 		s.Close()
+	}
+	if len(d.uiServers) > 0 {
+		d.writeUIInfo(nil)
 	}
 	d.uiServers, d.uiAddrs, d.uiListeners = nil, nil, nil
 }

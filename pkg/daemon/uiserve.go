@@ -3,12 +3,14 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -141,4 +143,39 @@ func listenNetwork(addr string) string {
 		return "tcp6"
 	}
 	return "tcp4"
+}
+
+// UIInfoName is the file in the run directory that tells LuCI's menu
+// entry where and how the UI serves, so its link says https:// when the
+// UI uses TLS. It exists only while the UI does.
+const UIInfoName = "ui.json"
+
+// UIInfo is UIInfoName's content.
+type UIInfo struct {
+	Scheme    string   `json:"scheme"`    // "http" or "https"
+	Addresses []string `json:"addresses"` // <ip>:<port> the UI listens on
+}
+
+func (d *Daemon) writeUIInfo(info *UIInfo) {
+	if d.opts.RunDir == "" {
+		return
+	}
+	path := filepath.Join(d.opts.RunDir, UIInfoName)
+	if info == nil {
+		os.Remove(path)
+		return
+	}
+	b, _ := json.Marshal(info)
+	if err := os.MkdirAll(d.opts.RunDir, 0o755); err != nil {
+		d.log.Warn(fmt.Sprintf("writing %s: %v", path, err))
+		return
+	}
+	// Written whole, then renamed: LuCI never reads half a file.
+	err := os.WriteFile(path+".new", b, 0o644)
+	if err == nil {
+		err = os.Rename(path+".new", path)
+	}
+	if err != nil {
+		d.log.Warn(fmt.Sprintf("writing %s: %v", path, err))
+	}
 }

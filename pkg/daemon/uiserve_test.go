@@ -133,3 +133,24 @@ func TestListenNetwork(t *testing.T) {
 		t.Errorf("listenAddrs: %v", addrs)
 	}
 }
+
+// LuCI's menu entry reads ui.json to link to https:// or http://.
+func TestUIInfoTellsLuCIHowTheUIServes(t *testing.T) {
+	cert, key := opensslPair(t, true)
+	for _, tt := range []struct {
+		cert, key, scheme string
+	}{{cert, key, "https"}, {"/nonexistent/uhttpd.crt", "/nonexistent/uhttpd.key", "http"}} {
+		runDir := t.TempDir()
+		d := New(Options{ConfigDir: t.TempDir(), RunDir: runDir, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, Kernel{})
+		d.cfg = &config.Config{UI: config.UI{Enabled: true, Listen: []string{"127.0.0.1:0"}, Auth: "system", SessionTimeout: time.Hour, Cert: tt.cert, Key: tt.key}}
+		d.startUI(t.Context())
+		b, err := os.ReadFile(filepath.Join(runDir, UIInfoName))
+		if want := `{"scheme":"` + tt.scheme + `","addresses":["` + d.uiListeners[0].String() + `"]}`; err != nil || string(b) != want {
+			t.Errorf("ui.json: %s %v, want %s", b, err, want)
+		}
+		d.stopUI()
+		if _, err := os.Stat(filepath.Join(runDir, UIInfoName)); !os.IsNotExist(err) {
+			t.Errorf("ui.json left behind after the UI stopped: %v", err)
+		}
+	}
+}
