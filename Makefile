@@ -62,6 +62,8 @@ lab:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/uciconf
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/config
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/webui
+	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/webui
 
 # Unit tests again on the routers' architectures, under qemu-user.
 qemu:

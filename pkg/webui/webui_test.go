@@ -64,7 +64,7 @@ config wan 'wanb'
 const uiAddr = "198.18.1.1:8088"
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	s       *Server
 	b       *fakeBackend
 	dir     string
@@ -74,7 +74,7 @@ type harness struct {
 	address string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "wanlb"), []byte(startConfig), 0o644); err != nil {
 		t.Fatal(err)
