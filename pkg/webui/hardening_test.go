@@ -21,6 +21,9 @@ func TestUnknownPathsAre404(t *testing.T) {
 	if w := h.do("GET", "/no-such-page.html", "", false); w.Code != http.StatusNotFound {
 		t.Errorf("unknown page: %d %s, want 404", w.Code, w.Body)
 	}
+	if w := h.do("POST", "/index.html", "", false); w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST to a page: %d %s, want 405", w.Code, w.Body)
+	}
 	h.login("root", "secret")
 	tests := []struct {
 		method, path string
