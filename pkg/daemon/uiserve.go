@@ -64,6 +64,19 @@ func UITLS(ui config.UI) (*tls.Config, []config.Problem) {
 	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}, nil
 }
 
+// certStamp tells whether ui.cert or ui.key changed: path, size and time
+// of each.
+func certStamp(ui config.UI) string {
+	var b strings.Builder
+	for _, p := range []string{ui.Cert, ui.Key} {
+		fmt.Fprintf(&b, "%s:", p)
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%d@%d;", fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	return b.String()
+}
+
 // WANAddrs are the addresses each WAN has now: netifd's (when there is a
 // netifd to ask) and the kernel's on the configured device.
 func WANAddrs(ctx context.Context, c *config.Config, status func(ctx context.Context, name string) (netifd.Interface, error)) map[string][]netip.Addr {

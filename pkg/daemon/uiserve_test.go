@@ -154,3 +154,44 @@ func TestUIInfoTellsLuCIHowTheUIServes(t *testing.T) {
 		}
 	}
 }
+
+// uhttpd makes its certificate on its first start, maybe after wanlb's:
+// the next reload (startUI) switches the UI to HTTPS, and a fixed
+// certificate starts a UI that a broken one kept down.
+func TestUIPicksUpANewCertificate(t *testing.T) {
+	cert, key := opensslPair(t, true)
+	dir := t.TempDir()
+	ui := config.UI{Enabled: true, Listen: []string{"127.0.0.1:0"}, Auth: "system", SessionTimeout: time.Hour,
+		Cert: filepath.Join(dir, "uhttpd.crt"), Key: filepath.Join(dir, "uhttpd.key")}
+	d := New(Options{ConfigDir: t.TempDir(), RunDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, Kernel{})
+	d.cfg = &config.Config{UI: ui}
+	defer d.stopUI()
+	scheme := func() string {
+		b, _ := os.ReadFile(filepath.Join(d.opts.RunDir, UIInfoName))
+		switch {
+		case strings.Contains(string(b), "https"):
+			return "https"
+		case len(b) > 0:
+			return "http"
+		}
+		return "none"
+	}
+	d.startUI(t.Context())
+	if s := scheme(); s != "http" {
+		t.Fatalf("without a certificate: %s", s)
+	}
+	os.WriteFile(ui.Cert, []byte("broken"), 0o644)
+	os.WriteFile(ui.Key, []byte("broken"), 0o600)
+	d.startUI(t.Context())
+	if s := scheme(); s != "none" || len(d.uiListeners) != 0 {
+		t.Fatalf("with a broken certificate: %s on %v", s, d.uiListeners)
+	}
+	for _, f := range [][2]string{{cert, ui.Cert}, {key, ui.Key}} {
+		b, _ := os.ReadFile(f[0])
+		os.WriteFile(f[1], b, 0o600)
+	}
+	d.startUI(t.Context())
+	if s := scheme(); s != "https" {
+		t.Fatalf("with uhttpd's certificate in place: %s", s)
+	}
+}
