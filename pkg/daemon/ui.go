@@ -188,7 +188,8 @@ func (d *Daemon) listenAddrs(ctx context.Context) []string {
 }
 
 // startUI (re)starts the web UI's listeners when the config's ui section
-// asks for something else than what runs.
+// asks for something else than what runs, or the certificate files
+// changed (uhttpd creates them on its first start).
 func (d *Daemon) startUI(ctx context.Context) {
 	ui := d.cfg.UI
 	d.ui.Store(&ui)
@@ -196,11 +197,15 @@ func (d *Daemon) startUI(ctx context.Context) {
 	if ui.Enabled {
 		addrs = d.listenAddrs(ctx)
 	}
-	if slices.Equal(addrs, d.uiAddrs) {
+	key := addrs
+	if len(addrs) > 0 {
+		key = append(slices.Clone(addrs), certStamp(ui))
+	}
+	if slices.Equal(key, d.uiAddrs) {
 		return
 	}
 	d.stopUI()
-	d.uiAddrs = addrs
+	d.uiAddrs = key
 	if len(addrs) == 0 {
 		return
 	}
