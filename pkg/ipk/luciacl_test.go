@@ -15,6 +15,7 @@ import (
 // a LuCI user who has only the wanlb menu entry's ACL can read the
 // daemon's ui.json (so the entry can link to https://), and no other file.
 func TestLuCIACLReadsUIInfo(t *testing.T) {
+	needHostShell(t)
 	o := openwrttest.New(t)
 	dir := t.TempDir()
 	acl := filepath.Join(dir, "acl.d")
