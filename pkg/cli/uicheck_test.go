@@ -30,7 +30,7 @@ func TestCheckRefusesAnUnusableCertificate(t *testing.T) {
 	os.WriteFile(cert, []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"), 0o644)
 	os.WriteFile(key, []byte("x"), 0o600)
 	code, _, errOut := run(t, good+"\nconfig ui 'ui'\n\toption cert '"+cert+"'\n\toption key '"+key+"'\n", "check")
-	if code != ExitProblem || !strings.HasPrefix(errOut, "wanlb.ui.cert: cannot be used: certificate: no CERTIFICATE block in the PEM file (got '"+cert+"')") {
+	if code != ExitProblem || !strings.HasPrefix(errOut, "wanlb.ui.cert: cannot be used: no CERTIFICATE block in the PEM file (got '"+cert+"')") {
 		t.Errorf("check: %d %s", code, errOut)
 	}
 }

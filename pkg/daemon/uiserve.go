@@ -52,12 +52,16 @@ func UITLS(ui config.UI) (*tls.Config, []config.Problem) {
 	}
 	cert, err := tlscert.Parse(certData, keyData)
 	if err != nil {
-		opt, val := "cert", ui.Cert
+		// The option named says which file; the message, what is wrong.
+		opt, val, msg := "cert", ui.Cert, err.Error()
 		var pe *tlscert.Error
-		if errors.As(err, &pe) && pe.Key {
-			opt, val = "key", ui.Key
+		if errors.As(err, &pe) {
+			msg = pe.Err.Error()
+			if pe.Key {
+				opt, val = "key", ui.Key
+			}
 		}
-		return nil, []config.Problem{uiProblem(opt, val, "cannot be used: "+err.Error(), false)}
+		return nil, []config.Problem{uiProblem(opt, val, "cannot be used: "+msg, false)}
 	}
 	// HTTP/1.1 only: HTTP/2's many streams per connection would get
 	// around the per-connection limits.

@@ -77,7 +77,7 @@ func TestUIRefusesACertificateItCannotUse(t *testing.T) {
 	_, otherKey := opensslPair(t, true)
 	ui := config.UI{Cert: cert, Key: otherKey}
 	cfg, ps := UITLS(ui)
-	if cfg != nil || len(ps) != 1 || ps[0].Warning || !strings.HasPrefix(ps[0].String(), "wanlb.ui.key: cannot be used: key: does not belong to the certificate (got '"+otherKey+"')") {
+	if cfg != nil || len(ps) != 1 || ps[0].Warning || !strings.HasPrefix(ps[0].String(), "wanlb.ui.key: cannot be used: does not belong to the certificate (got '"+otherKey+"')") {
 		t.Errorf("mismatched pair: %v %v", cfg, ps)
 	}
 	ui.Key = filepath.Join(t.TempDir(), "none")
