@@ -1,6 +1,10 @@
 package lab_test
 
 import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +15,8 @@ import (
 // TestUIListenWildcard: the real daemon told to listen on 0.0.0.0 warns,
 // naming wanlb.ui.listen, and opens an IPv4-only socket: the UI answers
 // on the router's IPv4 addresses and not over IPv6 (a "tcp" socket on
-// 0.0.0.0 would take IPv6 too).
+// 0.0.0.0 would take IPv6 too). It answers only requests naming the
+// router (DNS rebinding), and a login only as JSON.
 func TestUIListenWildcard(t *testing.T) {
 	lab.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 1})
@@ -44,5 +49,33 @@ func TestUIListenWildcard(t *testing.T) {
 	}
 	if out := d.proc.Output(); !strings.Contains(out, "wanlb.ui.listen: warning: a wildcard address listens on every interface") {
 		t.Errorf("no warning about the wildcard address in the log:\n%s", out)
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		host, ctype, method, path string
+		code                      int
+	}{
+		{"127.0.0.1:8088", "", "GET", "/index.html", 200},
+		{hostname + ".lan:8088", "", "GET", "/index.html", 200},
+		{"rebind.example:8088", "", "GET", "/index.html", 421},
+		{"rebind.example:8088", "application/json", "POST", "/api/login", 421},
+		{"127.0.0.1:8088", "text/plain", "POST", "/api/login", 415},
+	} {
+		c, err := l.DialTCP(l.Router, "127.0.0.1:8088")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		body := `{"username":"root","password":"x"}`
+		fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			tt.method, tt.path, tt.host, tt.ctype, len(body), body)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err != nil || resp.StatusCode != tt.code {
+			t.Errorf("%s %s Host %s (%s): %v %v, want %d", tt.method, tt.path, tt.host, tt.ctype, resp, err, tt.code)
+		}
 	}
 }
