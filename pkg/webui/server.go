@@ -3,6 +3,12 @@
 // every mutating call needs the session's CSRF token. Config writes are
 // validated as a whole with the same validator as `wanlb check`, written
 // with the project's UCI serializer, then applied by reloading the daemon.
+//
+// Any device on the LAN, and any page a LAN browser opens, can reach the
+// UI, so it answers only requests naming the router (hosts.go), takes
+// logins as JSON only (loginguard.go), reads and checks bodies strictly
+// before taking the write lock (body.go) and caps connections and their
+// time (listen.go).
 package webui
 
 import (
