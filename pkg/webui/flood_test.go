@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -192,5 +193,23 @@ func TestSlowHeadersAreCut(t *testing.T) {
 		case <-tick.C:
 			fmt.Fprintf(c, "X-%d: %d\r\n", i, i)
 		}
+	}
+}
+
+// TestHugeHeadersAreRefused: headers over MaxHeaderBytes (plus the 4 kB
+// net/http allows beyond it) get 431 instead of filling memory.
+func TestHugeHeadersAreRefused(t *testing.T) {
+	h := newHarness(t)
+	addr, _ := floodServer(t, h)
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /index.html HTTP/1.1\r\nHost: %s\r\nX-Big: %s\r\n\r\n", addr, strings.Repeat("a", MaxHeaderBytes+8<<10))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("%d kB of headers: %v %v, want 431", (MaxHeaderBytes+8<<10)>>10, resp, err)
 	}
 }
