@@ -224,6 +224,7 @@ func (d *Daemon) startUI(ctx context.Context) {
 	// The names and addresses a browser may use for the router (Host
 	// header, against DNS rebinding): its names, and where the UI listens.
 	hosts := append(webui.RouterNames("/proc/sys/kernel/hostname", d.opts.ConfigDir), addrs...)
+	hosts = append(hosts, wildcardHosts(addrs)...)
 	opts := webui.Options{ConfigDir: d.opts.ConfigDir, Static: web.Files(), Secure: tlsConfig != nil, Hosts: webui.NewHostPolicy(hosts...)}
 	if d.opts.UbusPath != "" {
 		opts.System = auth.Ubus{Path: d.opts.UbusPath}

@@ -153,6 +153,25 @@ func ListenWarnings(listen []string, wanAddrs map[string][]netip.Addr) []config.
 	return out
 }
 
+// wildcardHosts: a UI listening on a wildcard address is reached by any
+// of the router's addresses, so each of them is a valid Host.
+func wildcardHosts(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if ap, err := netip.ParseAddrPort(a); err != nil || !ap.Addr().IsUnspecified() {
+			continue
+		}
+		ifAddrs, _ := net.InterfaceAddrs()
+		for _, ia := range ifAddrs {
+			if n, ok := ia.(*net.IPNet); ok {
+				out = append(out, n.IP.String())
+			}
+		}
+		break
+	}
+	return out
+}
+
 // listenNetwork keeps IPv4 addresses on IPv4 sockets: "tcp" on 0.0.0.0
 // would also accept IPv6 connections on every address.
 func listenNetwork(addr string) string {

@@ -60,6 +60,7 @@ func TestUIListenWildcard(t *testing.T) {
 	}{
 		{"127.0.0.1:8088", "", "GET", "/index.html", 200},
 		{hostname + ".lan:8088", "", "GET", "/index.html", 200},
+		{"198.18.1.1:8088", "", "GET", "/index.html", 200}, // the router's LAN address, on the wildcard
 		{"rebind.example:8088", "", "GET", "/index.html", 421},
 		{"rebind.example:8088", "application/json", "POST", "/api/login", 421},
 		{"127.0.0.1:8088", "text/plain", "POST", "/api/login", 415},
