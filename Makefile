@@ -14,7 +14,7 @@ GCFLAGS := -tags nethttpomithttp2 -gcflags=all=-l
 # Unit-test packages: everything but the namespace lab and the demo, which need root
 # and a real kernel and so does not run under qemu-user.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/pkg/lab$$' -e '/pkg/demo$$')
-DEB_PKGS := iptables nftables busybox iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs iperf3
+DEB_PKGS := iptables nftables busybox iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs iperf3 openssl
 # OpenWrt's own fw4, ubus, rpcd, uci, opkg, apk-tools and pfSense's dpinger, built
 # from source by the openwrt-tools kit beside the repository (internal/openwrttest).
 OWT_KIT := $(wildcard ../shared/openwrt-tools/build)
@@ -66,6 +66,8 @@ lab:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/uciconf
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/config
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/webui
+	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/webui
 
 # Unit tests again on the routers' architectures, under qemu-user.
 qemu:
@@ -76,7 +78,8 @@ qemu:
 
 # Benchmarks in the lab (root): sizes, apply cost against per-rule iptables
 # calls, distribution of weights, forwarding throughput, the daemon's RSS and
-# CPU, failover and recovery times (medians of repeated runs; ~7 minutes).
+# CPU, failover and recovery times (medians of repeated runs), the daemon's
+# memory under a flood of its web UI (~8 minutes).
 # Prints every table and writes the same figures to BENCHMARKS.md.
 BENCH = $(GO) test -count=1 -run '^$$' -timeout 20m ./pkg/lab -bench
 bench: deps packages
@@ -88,6 +91,7 @@ bench: deps packages
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkThroughput$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkFootprint$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkFailover$$' -benchtime 1x
+	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkUIFlood$$' -benchtime 1x
 	@echo; echo "wrote BENCHMARKS.md"
 
 clean:

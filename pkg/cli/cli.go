@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wanlb/wanlb/pkg/config"
 	"github.com/wanlb/wanlb/pkg/dataplane"
+	"github.com/wanlb/wanlb/pkg/netifd"
 	"github.com/wanlb/wanlb/pkg/plan"
 )
 
@@ -52,11 +54,14 @@ type Env struct {
 	// Carrier reports whether a device is up with carrier.
 	Carrier func(dev string) bool
 	Now     func() time.Time
+	// Netifd looks up a logical interface (nil: no netifd to ask).
+	Netifd func(ctx context.Context, name string) (netifd.Interface, error)
 }
 
 // DefaultEnv is the real environment.
 func DefaultEnv() Env {
-	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Kernel: dataplane.NewKernel, Carrier: sysfsCarrier, Now: time.Now}
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Kernel: dataplane.NewKernel, Carrier: sysfsCarrier, Now: time.Now,
+		Netifd: ubusNetifd()}
 }
 
 // Run runs the command line args (without the program name).
@@ -139,6 +144,9 @@ func check(dir string, env Env) int {
 	// Warnings only: the firewall is someone else's config.
 	for _, w := range firewallWarnings(dir, wans) {
 		fmt.Fprintln(env.Stderr, w)
+	}
+	if checkUI(c, env) {
+		return ExitProblem
 	}
 	fmt.Fprintf(env.Stdout, "config ok: %d WANs, %d link backup entries, %d policy rules\n", len(c.WANs), len(c.LinkBackups), len(c.Rules))
 	return ExitOK

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/wanlb/wanlb/pkg/auth"
 	"github.com/wanlb/wanlb/pkg/dataplane"
+	"github.com/wanlb/wanlb/pkg/netifd"
 	"github.com/wanlb/wanlb/pkg/uciconf"
 )
 
@@ -33,10 +35,19 @@ func run(t *testing.T, configText string, args ...string) (int, string, string) 
 		Kernel:  func() (*dataplane.DataPlane, func(), error) { return nil, nil, errors.New("no kernel in unit tests") },
 		Carrier: func(dev string) bool { return dev != "wan3" },
 		Now:     func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
+		Netifd: func(_ context.Context, name string) (netifd.Interface, error) {
+			if ifc, ok := netifdIfaces[name]; ok {
+				return ifc, nil
+			}
+			return netifd.Interface{}, errors.New("no such interface")
+		},
 	}
 	code := Run(append([]string{"--config-dir", dir}, args...), env)
 	return code, out.String(), errOut.String()
 }
+
+// netifdIfaces is what netifd says about interfaces in the next run.
+var netifdIfaces map[string]netifd.Interface
 
 // lastDir is the config directory of the last run.
 var lastDir string

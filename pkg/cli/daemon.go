@@ -53,8 +53,7 @@ func daemonCmd(configDir, runDir string, env Env) int {
 		defer ct.Close()
 		k.Conntrack = ct
 	}
-	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level,
-		CertFile: daemon.UhttpdCert, KeyFile: daemon.UhttpdKey}
+	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level}
 	d := daemon.New(opts, k)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -56,6 +56,8 @@ type UI struct {
 	// session, to MetricsAllow only.
 	Metrics      bool
 	MetricsAllow []netip.Prefix
+	// Cert and Key: the UI serves HTTPS only, with them, when both exist.
+	Cert, Key string
 }
 
 // Detection is the Online Detection mode of a WAN.

@@ -38,7 +38,8 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("globals defaults: %+v", g)
 	}
 	u := c.UI
-	if !u.Enabled || len(u.Listen) != 1 || u.Listen[0] != "lan:8088" || u.Auth != "system" || u.SessionTimeout != time.Hour {
+	if !u.Enabled || len(u.Listen) != 1 || u.Listen[0] != "lan:8088" || u.Auth != "system" || u.SessionTimeout != time.Hour ||
+		u.Cert != "/etc/uhttpd.crt" || u.Key != "/etc/uhttpd.key" {
 		t.Errorf("ui defaults: %+v", u)
 	}
 	w := c.WANs[0]
@@ -66,6 +67,8 @@ config ui 'ui'
 	option auth 'password'
 	option password_hash '$6$salt$hash'
 	option session_timeout '600'
+	option cert '/etc/ssl/wanlb.crt'
+	option key '/etc/ssl/wanlb.key'
 
 config wan 'wan'
 	option label 'Fibre'
@@ -122,7 +125,8 @@ func TestFullConfig(t *testing.T) {
 	if !g.AppOptimized || !g.BandwidthBased || g.LastResort != LastResortUnreachable || g.FlushConntrack || g.MarkMask != 0x0f000000 || g.LogLevel != "debug" {
 		t.Errorf("globals: %+v", g)
 	}
-	if len(c.UI.Listen) != 2 || c.UI.Auth != "password" || c.UI.SessionTimeout != 10*time.Minute {
+	if len(c.UI.Listen) != 2 || c.UI.Auth != "password" || c.UI.SessionTimeout != 10*time.Minute ||
+		c.UI.Cert != "/etc/ssl/wanlb.crt" || c.UI.Key != "/etc/ssl/wanlb.key" {
 		t.Errorf("ui: %+v", c.UI)
 	}
 	w := c.WANs[0]
@@ -180,6 +184,8 @@ func TestProblems(t *testing.T) {
 		{"listen", "config ui 'ui'\n\tlist listen 'lan'\n", "wanlb.ui.listen: must be <interface>:<port> or <ip>:<port> (got 'lan')"},
 		{"metrics without allow list", "config ui 'ui'\n\toption metrics '1'\n", "wanlb.ui.metrics_allow: must list who may read /metrics when metrics is on (e.g. '127.0.0.1' or '198.18.1.0/24')"},
 		{"bad metrics_allow", "config ui 'ui'\n\toption metrics '1'\n\tlist metrics_allow 'lan'\n", "wanlb.ui.metrics_allow: must be an IP address or CIDR (got 'lan')"},
+		{"relative cert", "config ui 'ui'\n\toption cert 'uhttpd.crt'\n", "wanlb.ui.cert: must be an absolute path like '/etc/uhttpd.crt' (got 'uhttpd.crt')"},
+		{"unclean key", "config ui 'ui'\n\toption key '/etc/../tmp/k'\n", "wanlb.ui.key: must be an absolute path like '/etc/uhttpd.crt' (got '/etc/../tmp/k')"},
 		{"password auth without hash", "config ui 'ui'\n\toption auth 'password'\n", "wanlb.ui.password_hash: must be set when auth is 'password' (use 'wanlb passwd')"},
 		{"backup of unknown wan", "config wan 'wan'\nconfig link_backup\n\tlist primary 'wan'\n\tlist backup 'wanb'\n", "wanlb.@link_backup[0].backup: is not a wan section (got 'wanb')\nwanlb.@link_backup[0].backup: needs at least one backup WAN"},
 		{"backup is primary", "config wan 'wan'\nconfig link_backup\n\tlist primary 'wan'\n\tlist backup 'wan'\n", "wanlb.@link_backup[0].backup: is also a primary WAN of this entry (got 'wan')"},

@@ -387,6 +387,7 @@ func (v *validator) ui(s *uciconf.Section) UI {
 		SessionTimeout: time.Duration(r.integer("session_timeout", 3600, 60, 7*24*3600)) * time.Second,
 		Metrics:        r.boolean("metrics", false),
 	}
+	u.Cert, u.Key = r.certFiles()
 	allow := r.list("metrics_allow")
 	for _, a := range allow {
 		p, err := netip.ParsePrefix(a)

@@ -39,9 +39,6 @@ type Options struct {
 	// UbusSocket is ubusd's socket, where rpcd checks the web UI's router
 	// logins (auth 'system'); "" means OpenWrt's default.
 	UbusSocket string
-	// CertFile and KeyFile: the web UI serves HTTPS with them when both
-	// exist (the CLI passes uhttpd's).
-	CertFile, KeyFile string
 }
 
 // Kernel is what the daemon needs from the system.

@@ -158,13 +158,6 @@ func (d *Daemon) metrics() webui.Metrics {
 	return m
 }
 
-// UhttpdCert and UhttpdKey are the router's certificate: the UI uses TLS
-// with it when both exist.
-const (
-	UhttpdCert = "/etc/uhttpd.crt"
-	UhttpdKey  = "/etc/uhttpd.key"
-)
-
 // listenAddrs turns ui.listen entries into addresses: <ip>:<port> as is,
 // <interface>:<port> on every IPv4 address netifd has for the interface.
 func (d *Daemon) listenAddrs(ctx context.Context) []string {
@@ -174,8 +167,8 @@ func (d *Daemon) listenAddrs(ctx context.Context) []string {
 		if i := strings.LastIndexByte(l, ':'); i >= 0 {
 			host, port = l[:i], l[i+1:]
 		}
-		if _, err := netip.ParseAddr(host); err == nil {
-			out = append(out, net.JoinHostPort(host, port))
+		if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+			out = append(out, net.JoinHostPort(ip.String(), port))
 			continue
 		}
 		if d.kernel.Netifd == nil {
@@ -195,7 +188,8 @@ func (d *Daemon) listenAddrs(ctx context.Context) []string {
 }
 
 // startUI (re)starts the web UI's listeners when the config's ui section
-// asks for something else than what runs.
+// asks for something else than what runs, or the certificate files
+// changed (uhttpd creates them on its first start).
 func (d *Daemon) startUI(ctx context.Context) {
 	ui := d.cfg.UI
 	d.ui.Store(&ui)
@@ -203,45 +197,62 @@ func (d *Daemon) startUI(ctx context.Context) {
 	if ui.Enabled {
 		addrs = d.listenAddrs(ctx)
 	}
-	if slices.Equal(addrs, d.uiAddrs) {
+	key := addrs
+	if len(addrs) > 0 {
+		key = append(slices.Clone(addrs), certStamp(ui))
+	}
+	if slices.Equal(key, d.uiAddrs) {
 		return
 	}
 	d.stopUI()
-	d.uiAddrs = addrs
+	d.uiAddrs = key
 	if len(addrs) == 0 {
 		return
 	}
-	certFile, keyFile := d.opts.CertFile, d.opts.KeyFile
-	_, certErr := os.Stat(certFile)
-	_, keyErr := os.Stat(keyFile)
-	secure := certFile != "" && certErr == nil && keyErr == nil
-	opts := webui.Options{ConfigDir: d.opts.ConfigDir, Static: web.Files(), Secure: secure, Log: d.log,
-		System: auth.RPCD{Socket: d.opts.UbusSocket}}
+	for _, p := range ListenWarnings(ui.Listen, WANAddrs(ctx, d.cfg, d.kernel.Netifd)) {
+		d.log.Warn(p.String())
+	}
+	tlsConfig, problems := UITLS(ui)
+	for _, p := range problems {
+		if p.Warning {
+			d.log.Warn(p.String())
+			continue
+		}
+		d.log.Error(p.String() + "; the web UI is not started")
+		return
+	}
+	// The names and addresses a browser may use for the router (Host
+	// header, against DNS rebinding): its names, and where the UI listens.
+	hosts := append(webui.RouterNames("/proc/sys/kernel/hostname", d.opts.ConfigDir), addrs...)
+	hosts = append(hosts, wildcardHosts(addrs)...)
+	opts := webui.Options{ConfigDir: d.opts.ConfigDir, Static: web.Files(), Secure: tlsConfig != nil, Hosts: webui.NewHostPolicy(hosts...),
+		Log: d.log, System: auth.RPCD{Socket: d.opts.UbusSocket}}
 	handler := webui.New(opts, uiBackend{d})
+	info := &UIInfo{}
+	defer func() {
+		if len(info.Addresses) > 0 {
+			d.writeUIInfo(info)
+		}
+	}()
 	for _, a := range addrs {
-		srv := &http.Server{Addr: a, Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
-		ln, err := net.Listen("tcp", a)
+		srv := webui.NewHTTPServer(handler)
+		ln, err := net.Listen(listenNetwork(a), a)
 		if err != nil {
 			d.log.Error(fmt.Sprintf("web UI on %s: %v", a, err))
 			continue
 		}
 		d.uiServers = append(d.uiServers, srv)
 		d.uiListeners = append(d.uiListeners, ln.Addr())
+		var l net.Listener = webui.Limit(srv, ln)
 		scheme := "http"
-		if secure {
+		if tlsConfig != nil {
 			scheme = "https"
-			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			l = tls.NewListener(l, tlsConfig)
 		}
+		info.Scheme, info.Addresses = scheme, append(info.Addresses, ln.Addr().String())
 		d.log.Info(fmt.Sprintf("web UI on %s://%s", scheme, a))
 		go func() {
-			var err error
-			if secure {
-				err = srv.ServeTLS(ln, certFile, keyFile)
-			} else {
-				err = srv.Serve(ln)
-			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error(fmt.Sprintf("web UI on %s: %v", a, err))
 			}
 		}()
@@ -251,6 +262,9 @@ func (d *Daemon) startUI(ctx context.Context) {
 func (d *Daemon) stopUI() {
 	for _, s := range d.uiServers {
 		s.Close()
+	}
+	if len(d.uiServers) > 0 {
+		d.writeUIInfo(nil)
 	}
 	d.uiServers, d.uiAddrs, d.uiListeners = nil, nil, nil
 }

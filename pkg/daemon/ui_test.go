@@ -44,12 +44,13 @@ func writeCert(t *testing.T, dir string) (string, string) {
 }
 
 func uiDaemon(t *testing.T, cert, key string) *Daemon {
-	d := New(Options{ConfigDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CertFile: cert, KeyFile: key}, Kernel{})
+	d := New(Options{ConfigDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, Kernel{})
 	hash, err := auth.HashSHA512Crypt("router password")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.cfg = &config.Config{UI: config.UI{Enabled: true, Listen: []string{"127.0.0.1:0"}, Auth: "password", PasswordHash: hash, SessionTimeout: time.Hour}}
+	d.cfg = &config.Config{UI: config.UI{Enabled: true, Listen: []string{"127.0.0.1:0"}, Auth: "password", PasswordHash: hash, SessionTimeout: time.Hour,
+		Cert: cert, Key: key}}
 	d.startUI(context.Background())
 	t.Cleanup(d.stopUI)
 	if len(d.uiListeners) != 1 {

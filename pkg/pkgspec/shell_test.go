@@ -492,7 +492,8 @@ func TestPrerm(t *testing.T) {
 }
 
 // The LuCI view, run in node with stand-ins for LuCI's globals: the link
-// goes to the port of wanlb.ui.listen on the host LuCI was loaded from.
+// goes to the port of wanlb.ui.listen on the host LuCI was loaded from,
+// https:// when the daemon's ui.json says the UI serves TLS.
 func TestLuCIRedirect(t *testing.T) {
 	needHostShell(t)
 	node, err := exec.LookPath("node")
@@ -512,15 +513,19 @@ const L = { toArray: v => v == null ? [] : Array.isArray(v) ? v : String(v).spli
 const E = (tag, attrs, children) => ({ tag, attrs, children });
 const _ = s => s;
 const view = { extend: o => o };
+L.resolveDefault = (p, d) => p.catch(() => d);
 const uci = { load: p => Promise.resolve(p), get: (p, s, o) => (cfg[s] || {})[o] };
-const v = new Function('L', 'E', '_', 'view', 'uci', 'window', src)(L, E, _, view, uci, global.window);
-let loaded = null;
-v.load().then(p => { loaded = p; });
-setTimeout(() => {
-	const out = JSON.stringify(v.render());
+// rpcd's file.read: the daemon's ui.json (argv[5]; '' when there is none).
+let readPath = null;
+const rfs = { read: p => { readPath = p; return process.argv[5] ? Promise.resolve(process.argv[5]) : Promise.reject(new Error('NotFoundError')); } };
+const v = new Function('L', 'E', '_', 'view', 'uci', 'fs', 'window', src)(L, E, _, view, uci, rfs, global.window);
+v.load().then(data => {
+	const loaded = data[0];
+	const out = JSON.stringify(v.render(data));
 	const href = (out.match(/"href":"([^"]*)"/) || [])[1] || '';
+	if (readPath != '/var/run/wanlb/ui.json') throw new Error('read ' + readPath);
 	console.log(JSON.stringify({ loaded, href, warning: out.includes('alert-message') }));
-}, 0);
+});
 `
 	hp := filepath.Join(t.TempDir(), "harness.js")
 	if err := os.WriteFile(hp, []byte(harness), 0o644); err != nil {
@@ -528,22 +533,29 @@ setTimeout(() => {
 	}
 	viewPath := filepath.Join(t.TempDir(), "redirect.js")
 	os.WriteFile(viewPath, js, 0o644)
+	const httpInfo, httpsInfo = `{"scheme":"http","addresses":["192.168.1.1:8088"]}`, `{"scheme":"https","addresses":["192.168.1.1:8088"]}`
 	for _, tc := range []struct {
 		cfg, host, want string
+		info            string
 	}{
-		{`{}`, "192.168.1.1", `{"loaded":"wanlb","href":"http://192.168.1.1:8088/","warning":false}`},
-		{`{"ui":{"listen":["lan:9000"]}}`, "router.lan", `{"loaded":"wanlb","href":"http://router.lan:9000/","warning":false}`},
-		{`{"ui":{"listen":"lan:8088 wan:8089"}}`, "10.0.0.1", `{"loaded":"wanlb","href":"http://10.0.0.1:8088/","warning":false}`},
-		{`{"ui":{"listen":["192.168.8.1:8443"]}}`, "router.lan", `{"loaded":"wanlb","href":"http://192.168.8.1:8443/","warning":false}`},
-		{`{"ui":{"listen":["0.0.0.0:8088"]}}`, "fd00::1", `{"loaded":"wanlb","href":"http://[fd00::1]:8088/","warning":false}`},
-		{`{"ui":{"enabled":"0"}}`, "192.168.1.1", `{"loaded":"wanlb","href":"","warning":true}`},
+		{`{}`, "192.168.1.1", `{"loaded":"wanlb","href":"http://192.168.1.1:8088/","warning":false}`, httpInfo},
+		{`{"ui":{"listen":["lan:9000"]}}`, "router.lan", `{"loaded":"wanlb","href":"http://router.lan:9000/","warning":false}`, httpInfo},
+		{`{"ui":{"listen":"lan:8088 wan:8089"}}`, "10.0.0.1", `{"loaded":"wanlb","href":"http://10.0.0.1:8088/","warning":false}`, httpInfo},
+		{`{"ui":{"listen":["192.168.8.1:8443"]}}`, "router.lan", `{"loaded":"wanlb","href":"http://192.168.8.1:8443/","warning":false}`, httpInfo},
+		{`{"ui":{"listen":["0.0.0.0:8088"]}}`, "fd00::1", `{"loaded":"wanlb","href":"http://[fd00::1]:8088/","warning":false}`, httpInfo},
+		{`{"ui":{"enabled":"0"}}`, "192.168.1.1", `{"loaded":"wanlb","href":"","warning":true}`, ""},
+		// TLS: uhttpd's certificate exists, the daemon serves HTTPS only.
+		{`{}`, "192.168.1.1", `{"loaded":"wanlb","href":"https://192.168.1.1:8088/","warning":false}`, httpsInfo},
+		{`{"ui":{"listen":["192.168.8.1:8443"]}}`, "router.lan", `{"loaded":"wanlb","href":"https://192.168.8.1:8443/","warning":false}`, httpsInfo},
+		// No daemon (no ui.json): a plain link and a warning.
+		{`{}`, "192.168.1.1", `{"loaded":"wanlb","href":"http://192.168.1.1:8088/","warning":true}`, ""},
 	} {
-		out, err := exec.Command(node, hp, viewPath, tc.cfg, tc.host).CombinedOutput()
+		out, err := exec.Command(node, hp, viewPath, tc.cfg, tc.host, tc.info).CombinedOutput()
 		if err != nil {
 			t.Fatalf("node: %v\n%s", err, out)
 		}
 		if got := strings.TrimSpace(string(out)); got != tc.want {
-			t.Errorf("config %s on %s: %s, want %s", tc.cfg, tc.host, got, tc.want)
+			t.Errorf("config %s on %s, ui.json %q: %s, want %s", tc.cfg, tc.host, tc.info, got, tc.want)
 		}
 	}
 }

@@ -213,17 +213,27 @@ func TestLuCIFiles(t *testing.T) {
 	}
 
 	var acl map[string]struct {
-		Description string              `json:"description"`
-		Read        map[string][]string `json:"read"`
-		Write       map[string][]string `json:"write"`
+		Description string                     `json:"description"`
+		Read        map[string]json.RawMessage `json:"read"`
+		Write       map[string][]string        `json:"write"`
 	}
 	readJSON(t, filepath.Join(root, "usr/share/rpcd/acl.d/luci-app-wanlb.json"), &acl)
 	a, ok := acl["luci-app-wanlb"]
-	if !ok || a.Description == "" || !slices.Equal(a.Read["uci"], []string{"wanlb"}) {
+	var uciRead []string
+	var fileRead map[string][]string
+	json.Unmarshal(a.Read["uci"], &uciRead)
+	json.Unmarshal(a.Read["file"], &fileRead)
+	if !ok || a.Description == "" || !slices.Equal(uciRead, []string{"wanlb"}) {
 		t.Errorf("ACL %+v: want luci-app-wanlb reading uci wanlb", acl)
 	}
-	if len(a.Write) != 0 {
-		t.Errorf("ACL grants writes %v: the menu entry only reads", a.Write)
+	// The daemon's note of how the UI serves (http or https), and nothing else.
+	if len(fileRead) != 1 || !slices.Equal(fileRead["/var/run/wanlb/ui.json"], []string{"read"}) {
+		t.Errorf("ACL reads files %v: want /var/run/wanlb/ui.json only", fileRead)
+	}
+	// Writing wanlb's config is what the web UI asks rpcd about before it
+	// lets a router login change settings; nothing else is writable.
+	if len(a.Write) != 1 || !slices.Equal(a.Write["uci"], []string{"wanlb"}) {
+		t.Errorf("ACL grants writes %v: want uci wanlb only", a.Write)
 	}
 
 	js, err := os.ReadFile(filepath.Join(root, "www/luci-static/resources/view/wanlb/redirect.js"))

@@ -226,11 +226,12 @@ func fieldErrors(f *uciconf.File, ps []config.Problem) []fieldError {
 	return out
 }
 
-// write decodes the body into req (when not nil), applies change to the
-// config file through edit, and answers {"ok": true}.
+// write decodes the body into req (when not nil) before edit takes the
+// write lock, applies change to the config file through edit, and
+// answers {"ok": true}.
 func (s *Server) write(c *echo.Context, req any, change func(f *uciconf.File) error) error {
 	if req != nil {
-		if err := decode(c, req); err != nil {
+		if err := readJSON(c, req); err != nil {
 			return err
 		}
 	}
@@ -268,16 +269,18 @@ func wanSection(f *uciconf.File, name string) (*uciconf.Section, error) {
 	return s, nil
 }
 
+// The pages send every field of these two: a missing one is refused
+// rather than written as 0.
 type loadBalancingJSON struct {
-	LoadBalancing  bool `json:"load_balancing"`
-	AppOptimized   bool `json:"app_optimized"`
-	BandwidthBased bool `json:"bandwidth_based"`
+	LoadBalancing  bool `json:"load_balancing" wanlb:"required"`
+	AppOptimized   bool `json:"app_optimized" wanlb:"required"`
+	BandwidthBased bool `json:"bandwidth_based" wanlb:"required"`
 	WANs           []struct {
-		Name       string `json:"name"`
-		Weight     int    `json:"weight"`
-		Upstream   int    `json:"upstream"`
-		Downstream int    `json:"downstream"`
-	} `json:"wans"`
+		Name       string `json:"name" wanlb:"required"`
+		Weight     int    `json:"weight" wanlb:"required"`
+		Upstream   int    `json:"upstream" wanlb:"required"`
+		Downstream int    `json:"downstream" wanlb:"required"`
+	} `json:"wans" wanlb:"required"`
 }
 
 func (s *Server) putLoadBalancing(c *echo.Context) error {
@@ -302,17 +305,17 @@ func (s *Server) putLoadBalancing(c *echo.Context) error {
 
 type onlineDetectionJSON struct {
 	WANs []struct {
-		Name        string   `json:"name"`
-		Detection   string   `json:"detection"`
-		Track       []string `json:"track"`
-		Reliability int      `json:"reliability"`
-		Interval    float64  `json:"interval"`
-		Timeout     float64  `json:"timeout"`
-		Down        int      `json:"down"`
-		Up          int      `json:"up"`
-		MaxLatency  int      `json:"max_latency"`
-		MaxLoss     int      `json:"max_loss"`
-	} `json:"wans"`
+		Name        string   `json:"name" wanlb:"required"`
+		Detection   string   `json:"detection" wanlb:"required"`
+		Track       []string `json:"track" wanlb:"required"`
+		Reliability int      `json:"reliability" wanlb:"required"`
+		Interval    float64  `json:"interval" wanlb:"required"`
+		Timeout     float64  `json:"timeout" wanlb:"required"`
+		Down        int      `json:"down" wanlb:"required"`
+		Up          int      `json:"up" wanlb:"required"`
+		MaxLatency  int      `json:"max_latency" wanlb:"required"`
+		MaxLoss     int      `json:"max_loss" wanlb:"required"`
+	} `json:"wans" wanlb:"required"`
 }
 
 func (s *Server) putOnlineDetection(c *echo.Context) error {
@@ -337,48 +340,61 @@ func (s *Server) putOnlineDetection(c *echo.Context) error {
 	})
 }
 
-// fill writes an entry's fields into its section. Empty optional values
-// are deleted rather than written, as uci does.
-func fill(sec *uciconf.Section, typ string, c *echo.Context) error {
-	set := func(name, v string) {
-		if v == "" {
-			sec.Delete(name)
-			return
-		}
-		sec.Set(name, v)
-	}
+// entry is a link_backup or rule from a request body, decoded before
+// the write lock is taken.
+type entry interface{ fill(sec *uciconf.Section) }
+
+// readEntry decodes a link_backup or rule body. Fields left out get the
+// UCI defaults the daemon applies to a section without them (enabled,
+// revert and fallback on; failover on any trigger; protocol all).
+func readEntry(c *echo.Context, typ string) (entry, error) {
+	var e entry
 	switch typ {
 	case "link_backup":
-		var e linkBackupJSON
-		if err := decode(c, &e); err != nil {
-			return err
-		}
-		sec.Set("enabled", bit(e.Enabled))
-		set("name", e.Name)
-		sec.SetList("primary", e.Primary)
-		sec.SetList("backup", e.Backup)
-		sec.Set("mode", e.Mode)
-		sec.Set("trigger", e.Trigger)
-		sec.Set("revert", bit(e.Revert))
-		set("weekdays", e.Weekdays)
-		set("start_time", e.StartTime)
-		set("stop_time", e.StopTime)
+		e = &linkBackupJSON{Enabled: true, Mode: "failover", Trigger: "any", Revert: true}
 	case "rule":
-		var r ruleJSON
-		if err := decode(c, &r); err != nil {
-			return err
-		}
-		sec.Set("enabled", bit(r.Enabled))
-		set("name", r.Name)
-		sec.Set("proto", r.Proto)
-		sec.SetList("src_ip", r.SrcIP)
-		sec.SetList("dest_ip", r.DestIP)
-		set("src_port", r.SrcPort)
-		set("dest_port", r.DestPort)
-		sec.SetList("wan", r.WAN)
-		sec.Set("fallback", bit(r.Fallback))
+		e = &ruleJSON{Enabled: true, Proto: "all", Fallback: true}
+	default:
+		return nil, fmt.Errorf("no section type %q", typ)
 	}
-	return nil
+	if err := readJSON(c, e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// setOrDelete writes v, or deletes the option when v is empty, as uci does.
+func setOrDelete(sec *uciconf.Section, name, v string) {
+	if v == "" {
+		sec.Delete(name)
+		return
+	}
+	sec.Set(name, v)
+}
+
+func (e *linkBackupJSON) fill(sec *uciconf.Section) {
+	sec.Set("enabled", bit(e.Enabled))
+	setOrDelete(sec, "name", e.Name)
+	sec.SetList("primary", e.Primary)
+	sec.SetList("backup", e.Backup)
+	sec.Set("mode", e.Mode)
+	sec.Set("trigger", e.Trigger)
+	sec.Set("revert", bit(e.Revert))
+	setOrDelete(sec, "weekdays", e.Weekdays)
+	setOrDelete(sec, "start_time", e.StartTime)
+	setOrDelete(sec, "stop_time", e.StopTime)
+}
+
+func (r *ruleJSON) fill(sec *uciconf.Section) {
+	sec.Set("enabled", bit(r.Enabled))
+	setOrDelete(sec, "name", r.Name)
+	sec.Set("proto", r.Proto)
+	sec.SetList("src_ip", r.SrcIP)
+	sec.SetList("dest_ip", r.DestIP)
+	setOrDelete(sec, "src_port", r.SrcPort)
+	setOrDelete(sec, "dest_port", r.DestPort)
+	sec.SetList("wan", r.WAN)
+	sec.Set("fallback", bit(r.Fallback))
 }
 
 // nth returns the id-th section of typ from the :id parameter.
@@ -393,14 +409,19 @@ func nth(f *uciconf.File, typ, id string) (*uciconf.Section, int, error) {
 
 func (s *Server) addSection(typ string) echo.HandlerFunc {
 	return func(c *echo.Context) error {
+		e, err := readEntry(c, typ)
+		if err != nil {
+			return err
+		}
 		var id int
-		err := s.edit(c, func(f *uciconf.File) error {
+		err = s.edit(c, func(f *uciconf.File) error {
 			sec, err := f.Add(typ, "")
 			if err != nil {
 				return err
 			}
 			id = len(f.OfType(typ)) - 1
-			return fill(sec, typ, c)
+			e.fill(sec)
+			return nil
 		})
 		if err != nil {
 			return err
@@ -411,12 +432,17 @@ func (s *Server) addSection(typ string) echo.HandlerFunc {
 
 func (s *Server) editSection(typ string) echo.HandlerFunc {
 	return func(c *echo.Context) error {
+		e, err := readEntry(c, typ)
+		if err != nil {
+			return err
+		}
 		return s.write(c, nil, func(f *uciconf.File) error {
 			sec, _, err := nth(f, typ, c.Param("id"))
 			if err != nil {
 				return err
 			}
-			return fill(sec, typ, c)
+			e.fill(sec)
+			return nil
 		})
 	}
 }
@@ -438,7 +464,7 @@ func (s *Server) deleteSection(typ string) echo.HandlerFunc {
 // order, so this changes which rule wins.
 func (s *Server) moveRule(c *echo.Context) error {
 	var req struct {
-		To int `json:"to"`
+		To int `json:"to" wanlb:"required"`
 	}
 	return s.write(c, &req, func(f *uciconf.File) error {
 		sec, from, err := nth(f, "rule", c.Param("id"))

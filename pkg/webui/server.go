@@ -3,6 +3,12 @@
 // every mutating call needs the session's CSRF token. Config writes are
 // validated as a whole with the same validator as `wanlb check`, written
 // with the project's UCI serializer, then applied by reloading the daemon.
+//
+// Any device on the LAN, and any page a LAN browser opens, can reach the
+// UI, so it answers only requests naming the router (hosts.go), takes
+// logins as JSON only (loginguard.go), reads and checks bodies strictly
+// before taking the write lock (body.go) and caps connections and their
+// time (listen.go).
 package webui
 
 import (
@@ -53,6 +59,9 @@ type Options struct {
 	Secure bool
 	// Log receives the server's warnings; nil means echo's default.
 	Log *slog.Logger
+	// Hosts are the Host header values answered (DNS rebinding); nil
+	// answers loopback addresses and localhost only.
+	Hosts *HostPolicy
 }
 
 // Server is the UI's http.Handler.
@@ -79,6 +88,9 @@ func New(opts Options, b Backend) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Hosts == nil {
+		opts.Hosts = NewHostPolicy()
+	}
 	s := &Server{
 		opts:     opts,
 		backend:  b,
@@ -98,21 +110,12 @@ func New(opts Options, b Backend) *Server {
 			c.JSON(http.StatusBadRequest, map[string]any{"errors": bad})
 			return
 		}
-		code := http.StatusInternalServerError
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			code = he.Code
-		}
-		msg := http.StatusText(code)
-		if code < 500 && he != nil && he.Message != "" {
-			msg = he.Message
-		}
-		c.JSON(code, map[string]string{"error": msg})
+		c.JSON(errorStatus(err))
 	}
-	e.Use(headers)
+	e.Use(headers, s.checkHost)
 	e.GET("/metrics", s.metrics)
 	api := e.Group("/api", s.limitBody)
-	api.POST("/login", s.login)
+	api.POST("/login", s.login, jsonOnly)
 	authed := e.Group("/api", s.limitBody, s.requireSession)
 	authed.POST("/logout", s.logout)
 	authed.GET("/session", s.session)
@@ -154,6 +157,24 @@ func headers(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// errorStatus maps a handler's error to its status and JSON answer.
+// Echo's own errors (no route: 404, wrong method: 405) are not all
+// *echo.HTTPError but all implement echo.HTTPStatusCoder; anything else
+// is a server fault, and its text stays in the server.
+func errorStatus(err error) (int, map[string]string) {
+	code := http.StatusInternalServerError
+	var sc echo.HTTPStatusCoder
+	if errors.As(err, &sc) && sc.StatusCode() >= 400 {
+		code = sc.StatusCode()
+	}
+	msg := http.StatusText(code)
+	var he *echo.HTTPError
+	if code < 500 && errors.As(err, &he) && he.Message != "" {
+		msg = he.Message
+	}
+	return code, map[string]string{"error": msg}
 }
 
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {

@@ -63,8 +63,11 @@ config wan 'wanb'
 	option weight '1'
 `
 
+// uiAddr is where the harness's UI listens; requests name it as Host.
+const uiAddr = "198.18.1.1:8088"
+
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	s       *Server
 	b       *fakeBackend
 	dir     string
@@ -74,7 +77,7 @@ type harness struct {
 	address string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "wanlb"), []byte(startConfig), 0o644); err != nil {
 		t.Fatal(err)
@@ -82,6 +85,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, dir: dir, now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), address: "198.18.1.2:40000",
 		b: &fakeBackend{ui: config.UI{Auth: "system", SessionTimeout: time.Hour}}}
 	h.s = New(Options{ConfigDir: dir, System: fakeRouter{}, Now: func() time.Time { return h.now },
+		Hosts:  NewHostPolicy("OpenWrt", "OpenWrt.lan", uiAddr),
 		Static: fstest.MapFS{"index.html": {Data: []byte("<html>wanlb</html>")}}}, h.b)
 	return h
 }
@@ -90,6 +94,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) do(method, path, body string, withCSRF bool) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.RemoteAddr = h.address
+	r.Host = uiAddr
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}
@@ -207,6 +212,8 @@ func TestLoginRateLimit(t *testing.T) {
 	h.address = "198.18.1.2:40001"
 	r := httptest.NewRequest("POST", "/api/login", strings.NewReader(`{"username":"root","password":"secret"}`))
 	r.RemoteAddr = h.address
+	r.Host = uiAddr
+	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("X-Forwarded-For", "198.18.1.99")
 	w := httptest.NewRecorder()
 	h.s.ServeHTTP(w, r)
@@ -373,7 +380,7 @@ func TestInvalidWritesChangeNothing(t *testing.T) {
 		{"PUT", "/api/config/load_balancing", `{"load_balancing":true,"app_optimized":false,"bandwidth_based":false,"wans":[{"name":"wan","weight":500,"upstream":0,"downstream":0}]}`, 400, "wan.weight"},
 		{"PUT", "/api/config/load_balancing", `{"load_balancing":true,"app_optimized":false,"bandwidth_based":true,"wans":[]}`, 400, "wan.downstream"},
 		{"PUT", "/api/config/load_balancing", `{"load_balancing":true,"wans":[{"name":"nope","weight":1}]}`, 400, ""},
-		{"PUT", "/api/config/online_detection", `{"wans":[{"name":"wan","detection":"manual","track":["ftp://x"],"reliability":1,"interval":0.1,"timeout":1,"down":3,"up":3}]}`, 400, "wan.track"},
+		{"PUT", "/api/config/online_detection", `{"wans":[{"name":"wan","detection":"manual","track":["ftp://x"],"reliability":1,"interval":0.1,"timeout":1,"down":3,"up":3,"max_latency":0,"max_loss":0}]}`, 400, "wan.track"},
 		{"POST", "/api/config/link_backups", `{"enabled":true,"primary":["wan"],"backup":["wan"],"mode":"failover","trigger":"any","revert":true}`, 400, "link_backups[0].backup"},
 		{"POST", "/api/config/rules", `{"enabled":true,"proto":"all","dest_port":"80","wan":["wan"],"fallback":true}`, 400, "rules[0].proto"},
 		{"POST", "/api/config/rules", `{"enabled":true,"proto":"tcp","wan":["wan"],"src_ip":["198.18.0.9-198.18.0.1"],"fallback":true}`, 400, "rules[0].src_ip"},

@@ -1,10 +1,16 @@
 'use strict';
 'require view';
 'require uci';
+'require fs';
 
 // Network > Multi-WAN (wanlb): wanlb has its own web UI, served by the
 // daemon on the port of `wanlb.ui.listen` (default lan:8088). This page
-// only leads there.
+// only leads there. The daemon writes /var/run/wanlb/ui.json while the UI
+// runs: {"scheme": "http" or "https", "addresses": ["<ip>:<port>", ...]};
+// the UI serves HTTPS only when ui.cert and ui.key (default uhttpd's
+// certificate) exist, so the link must say which.
+
+var UI_INFO = '/var/run/wanlb/ui.json';
 
 function listenPort(listen) {
 	// '<netifd interface>:<port>' or '<ip>:<port>' ('[v6]:<port>' too)
@@ -15,15 +21,23 @@ function listenPort(listen) {
 
 return view.extend({
 	load: function() {
-		return uci.load('wanlb');
+		return Promise.all([
+			uci.load('wanlb'),
+			L.resolveDefault(fs.read(UI_INFO), null)
+		]);
 	},
 
-	render: function() {
+	render: function(data) {
+		var info = null;
+
+		try { info = JSON.parse(data[1]); } catch (e) { info = null; }
+
 		var listen = L.toArray(uci.get('wanlb', 'ui', 'listen')),
 		    enabled = uci.get('wanlb', 'ui', 'enabled') != '0',
 		    l = listenPort(listen[0]),
 		    port = l ? l.port : '8088',
-		    host = window.location.hostname;
+		    host = window.location.hostname,
+		    scheme = (info && info.scheme == 'https') ? 'https' : 'http';
 
 		// An explicit IP address is the only place the UI listens on;
 		// an interface name means: the address this page was loaded from.
@@ -33,7 +47,7 @@ return view.extend({
 		else if (host.indexOf(':') >= 0)
 			host = '[' + host + ']';
 
-		var url = 'http://' + host + ':' + port + '/';
+		var url = scheme + '://' + host + ':' + port + '/';
 
 		if (!enabled)
 			return E('div', { 'class': 'cbi-map' }, [
@@ -46,6 +60,8 @@ return view.extend({
 			E('h2', _('Multi-WAN (wanlb)')),
 			E('div', { 'class': 'cbi-map-descr' },
 				_('Load balancing, link backup, online detection and policy routing are set up in the wanlb web interface. With the default authentication it accepts the same users and passwords as LuCI.')),
+			info ? '' : E('div', { 'class': 'alert-message warning' },
+				_('The wanlb web interface is not running: is the wanlb service started? Its log (logread -e wanlb) tells why.')),
 			E('p', {}, [
 				E('a', {
 					'class': 'btn cbi-button cbi-button-action',

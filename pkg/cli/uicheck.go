@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"time"
+
+	"github.com/wanlb/wanlb/pkg/config"
+	"github.com/wanlb/wanlb/pkg/daemon"
+	"github.com/wanlb/wanlb/pkg/netifd"
+)
+
+// ubusNetifd asks OpenWrt's netifd over ubus; nil where there is none.
+func ubusNetifd() func(ctx context.Context, name string) (netifd.Interface, error) {
+	if path, err := exec.LookPath("ubus"); err == nil {
+		return netifd.Client{UbusPath: path}.Status
+	}
+	return nil
+}
+
+// checkUI prints what the daemon would say about its web UI: listen
+// addresses that face the internet (warnings) and a certificate it
+// cannot use (an error: the UI would not start). It reports whether
+// there was an error.
+func checkUI(c *config.Config, env Env) bool {
+	if !c.UI.Enabled {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ps := daemon.ListenWarnings(c.UI.Listen, daemon.WANAddrs(ctx, c, env.Netifd))
+	_, tlsProblems := daemon.UITLS(c.UI)
+	ps = append(ps, tlsProblems...)
+	for _, p := range ps {
+		fmt.Fprintln(env.Stderr, p)
+	}
+	return len(config.Errors(ps)) > 0
+}
