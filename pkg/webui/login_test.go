@@ -97,7 +97,10 @@ func newLiveServer(t *testing.T, ui config.UI, system Authenticator) *liveServer
 		t.Fatal(err)
 	}
 	ls := &liveServer{t: t, dir: dir, log: &syncBuffer{}, b: &fakeBackend{ui: ui}}
-	s := New(Options{ConfigDir: dir, System: system, Log: slog.New(slog.NewTextHandler(ls.log, nil))}, ls.b)
+	// The router's own addresses: loopback, and the one the namespace
+	// test listens on.
+	s := New(Options{ConfigDir: dir, System: system, Log: slog.New(slog.NewTextHandler(ls.log, nil)),
+		Hosts: NewHostPolicy("2001:db8:77::1")}, ls.b)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ls.entered.Add(1)
 		s.ServeHTTP(w, r)
