@@ -80,7 +80,7 @@ func BenchmarkApply(b *testing.B) {
 		var applyProcs, baseProcs int
 		// wanlb: a fresh data plane (a fresh daemon) applies the plan.
 		err := l.Do(l.Router, func() error {
-			dp, closeFn, err := dataplane.NewKernel()
+			dp, closeFn, err := dataplane.NewKernel("iptables")
 			if err != nil {
 				return err
 			}

@@ -52,6 +52,13 @@ func wanConfig(l *lab.Lab, weights ...int) string {
 
 func newEngine(t testing.TB, opts lab.Options) *engine {
 	t.Helper()
+	return newEngineWith(t, opts, "auto")
+}
+
+// newEngineWith is newEngine with a firewall backend setting
+// (globals.backend).
+func newEngineWith(t testing.TB, opts lab.Options, backend string) *engine {
+	t.Helper()
 	lab.RequireRoot(t)
 	l, err := lab.New(opts)
 	if err != nil {
@@ -64,7 +71,7 @@ func newEngine(t testing.TB, opts lab.Options) *engine {
 		}
 	})
 	err = l.Do(l.Router, func() error {
-		dp, closeFn, err := dataplane.NewKernel()
+		dp, closeFn, err := dataplane.NewKernel(backend)
 		if err != nil {
 			return err
 		}
