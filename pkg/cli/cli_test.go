@@ -30,7 +30,9 @@ func run(t *testing.T, configText string, args ...string) (int, string, string) 
 	env := Env{
 		Stdin:  strings.NewReader(stdinText),
 		Stdout: &out, Stderr: &errOut,
-		Kernel:  func(string) (*dataplane.DataPlane, func(), error) { return nil, nil, errors.New("no kernel in unit tests") },
+		Kernel: func(string) (*dataplane.DataPlane, func(), error) {
+			return nil, nil, errors.New("no kernel in unit tests")
+		},
 		// auto is nftables here, as on every current OpenWrt.
 		Backend: func(s string) (string, error) {
 			if s == "auto" {
