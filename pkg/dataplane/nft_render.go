@@ -178,7 +178,7 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-func hex32(v uint32) string { return fmt.Sprintf("%#010x", v) }
+func hex32(v uint32) string { return fmt.Sprintf("0x%08x", v) }
 
 // nftChain names a per-WAN chain. WAN names are UCI section names
 // ([A-Za-z0-9_]{1,32}), valid in nft identifiers after a letter prefix.
