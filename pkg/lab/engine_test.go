@@ -55,6 +55,14 @@ func newEngine(t testing.TB, opts lab.Options) *engine {
 	return newEngineWith(t, opts, "auto")
 }
 
+// eachBackend runs a lab test once per firewall backend, as subtests: the
+// default (nftables) and the legacy one for routers without nf_tables.
+func eachBackend(t *testing.T, f func(t *testing.T, backend string)) {
+	for _, b := range []string{dataplane.BackendNFTables, dataplane.BackendIPTables} {
+		t.Run(b, func(t *testing.T) { f(t, b) })
+	}
+}
+
 // newEngineWith is newEngine with a firewall backend setting
 // (globals.backend).
 func newEngineWith(t testing.TB, opts lab.Options, backend string) *engine {
@@ -154,8 +162,10 @@ func (e *engine) shares(ns string, n int) map[int]float64 {
 	return out
 }
 
-func TestWeightsThreeToOne(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 2})
+func TestWeightsThreeToOne(t *testing.T) { eachBackend(t, testWeightsThreeToOne) }
+
+func testWeightsThreeToOne(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 2}, backend)
 	e.configure(wanConfig(e.l, 3, 1))
 	_, res := e.apply()
 	if !res.Restored || res.RulesAdded == 0 {
@@ -205,8 +215,10 @@ func echoServer(t *testing.T, l *lab.Lab, addr string) {
 	}()
 }
 
-func TestWANLeavesLongConnectionStays(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
+func TestWANLeavesLongConnectionStays(t *testing.T) { eachBackend(t, testWANLeavesLongConnectionStays) }
+
+func testWANLeavesLongConnectionStays(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
 	e.configure(wanConfig(e.l, 1, 1, 1))
 	e.apply()
 	echoServer(t, e.l, "198.18.100.1:9")
@@ -282,8 +294,10 @@ func udpISP(t *testing.T, l *lab.Lab, ns string) int {
 	return l.ISPOf(remote)
 }
 
-func TestPolicyRulePinsAndFallsBack(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
+func TestPolicyRulePinsAndFallsBack(t *testing.T) { eachBackend(t, testPolicyRulePinsAndFallsBack) }
+
+func testPolicyRulePinsAndFallsBack(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
 	rule := func(fallback int) string {
 		return wanConfig(e.l, 1, 1, 1) + fmt.Sprintf("config rule 'echo'\n\toption proto 'udp'\n\toption dest_port '7'\n\tlist wan 'wan3'\n\toption fallback '%d'\n", fallback)
 	}
@@ -339,8 +353,10 @@ func dialFrom(l *lab.Lab, ns, src, dst string) (int, error) {
 	return k, err
 }
 
-func TestAppOptimizedKeepsPairs(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
+func TestAppOptimizedKeepsPairs(t *testing.T) { eachBackend(t, testAppOptimizedKeepsPairs) }
+
+func testAppOptimizedKeepsPairs(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
 	e.configure("config globals 'globals'\n\toption app_optimized '1'\n\n" + wanConfig(e.l, 1, 1, 1))
 	e.apply()
 
@@ -416,8 +432,10 @@ func TestAppOptimizedKeepsPairs(t *testing.T) {
 	t.Logf("%d pairs moved off wan2; the other %d kept their WAN", moved, len(before)-moved)
 }
 
-func TestPortForwardRepliesThroughArrivalWAN(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
+func TestPortForwardRepliesThroughArrivalWAN(t *testing.T) { eachBackend(t, testPortForwardRepliesThroughArrivalWAN) }
+
+func testPortForwardRepliesThroughArrivalWAN(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
 	e.configure(wanConfig(e.l, 1, 1, 1))
 	if err := e.l.PortForward(2, 9000); err != nil {
 		t.Fatal(err)
@@ -494,12 +512,18 @@ func TestVPNTableKeepsWinning(t *testing.T) {
 	}
 }
 
-var countersRe = regexp.MustCompile(`\[\d+:\d+\]`)
+var (
+	countersRe    = regexp.MustCompile(`\[\d+:\d+\]`)
+	nftCountersRe = regexp.MustCompile(`packets \d+ bytes \d+`)
+)
 
-// snapshot is the router's kernel state wanlb may touch, as text.
+// snapshot is the router's kernel state wanlb may touch, as text: the
+// iptables view, every nftables table's name and the inet tables in full
+// (iptables-nft's ip tables are left to iptables-save: it adds empty base
+// chains on demand, which stay), ip rules and routes.
 func snapshot(t *testing.T, l *lab.Lab) string {
 	var b strings.Builder
-	for _, cmd := range [][]string{{"iptables-save"}, {"ip", "rule"}, {"ip", "route", "show", "table", "all"}} {
+	for _, cmd := range [][]string{{"iptables-save"}, {"nft", "list", "tables"}, {"nft", "list", "ruleset", "inet"}, {"ip", "rule"}, {"ip", "route", "show", "table", "all"}} {
 		out, err := l.Exec(l.Router, cmd[0], cmd[1:]...)
 		if err != nil {
 			t.Fatal(err)
@@ -508,7 +532,8 @@ func snapshot(t *testing.T, l *lab.Lab) string {
 			if strings.HasPrefix(line, "#") {
 				continue // iptables-save's timestamps
 			}
-			b.WriteString(countersRe.ReplaceAllString(line, "") + "\n")
+			line = nftCountersRe.ReplaceAllString(countersRe.ReplaceAllString(line, ""), "")
+			b.WriteString(line + "\n")
 		}
 	}
 	return b.String()
@@ -530,8 +555,10 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-func TestFlushRestoresKernelState(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
+func TestFlushRestoresKernelState(t *testing.T) { eachBackend(t, testFlushRestoresKernelState) }
+
+func testFlushRestoresKernelState(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
 	bin, err := buildOnce()
 	if err != nil {
 		t.Fatal(err)
@@ -552,20 +579,31 @@ func TestFlushRestoresKernelState(t *testing.T) {
 	if applied == before {
 		t.Fatal("apply changed nothing")
 	}
-	for _, want := range []string{"wanlb_pre", "lookup 3001", "suppress_prefixlength 0", "table 3002"} {
+	owned := map[string]string{dataplane.BackendNFTables: "table inet wanlb {", dataplane.BackendIPTables: "wanlb_pre"}
+	for _, want := range []string{owned[backend], "lookup 3001", "suppress_prefixlength 0", "table 3002"} {
 		if !strings.Contains(applied, want) {
 			t.Errorf("applied state lacks %q", want)
 		}
 	}
-	// The CLI, in a new process, finds everything by itself.
-	if out, err := e.l.Exec(e.l.Router, bin, "flush"); err != nil {
+	for b, other := range owned {
+		if b != backend && strings.Contains(applied, other) {
+			t.Errorf("backend %s left %q", backend, other)
+		}
+	}
+	// The CLI, in a new process, finds everything by itself, with the
+	// backend the config names.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "wanlb"), []byte("config globals 'globals'\n\toption backend '"+backend+"'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.l.Exec(e.l.Router, bin, "--config-dir", dir, "flush"); err != nil {
 		t.Fatalf("wanlb flush: %v\n%s", err, out)
 	}
 	if after := snapshot(t, e.l); after != before {
 		t.Errorf("flush left the router different:\n--- after\n%s\n--- before\n%s", after, before)
 	}
 	// And a second flush has nothing to do and does not fail.
-	if out, err := e.l.Exec(e.l.Router, bin, "flush"); err != nil {
+	if out, err := e.l.Exec(e.l.Router, bin, "--config-dir", dir, "flush"); err != nil {
 		t.Fatalf("second flush: %v\n%s", err, out)
 	}
 }
