@@ -432,7 +432,9 @@ func testAppOptimizedKeepsPairs(t *testing.T, backend string) {
 	t.Logf("%d pairs moved off wan2; the other %d kept their WAN", moved, len(before)-moved)
 }
 
-func TestPortForwardRepliesThroughArrivalWAN(t *testing.T) { eachBackend(t, testPortForwardRepliesThroughArrivalWAN) }
+func TestPortForwardRepliesThroughArrivalWAN(t *testing.T) {
+	eachBackend(t, testPortForwardRepliesThroughArrivalWAN)
+}
 
 func testPortForwardRepliesThroughArrivalWAN(t *testing.T, backend string) {
 	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
