@@ -122,24 +122,27 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 		chain(nftChain("set_", w.Name), "", setMark(markOf[w.Name]))
 	}
 
-	group := func(g plan.Group) ([]string, error) {
+	// group renders where a group sends a new connection, as the end of
+	// a rule in decide: policy rules need no chain of their own, which
+	// keeps the transaction small (nft's parsing is most of an apply).
+	group := func(g plan.Group) (string, error) {
 		switch g.Action {
 		case plan.Unreachable:
-			return []string{setMark(hex32(m.value(m.unreachable())))}, nil
+			return setMark(hex32(m.value(m.unreachable()))) + " return", nil
 		case plan.Blackhole:
-			return []string{setMark(hex32(m.value(m.blackhole())))}, nil
+			return setMark(hex32(m.value(m.blackhole()))) + " return", nil
 		case plan.Balance:
 			for _, mem := range g.Members {
 				if _, ok := markOf[mem.WAN]; !ok {
-					return nil, fmt.Errorf("group member %s has no mark", mem.WAN)
+					return "", fmt.Errorf("group member %s has no mark", mem.WAN)
 				}
 			}
 			switch {
 			case len(g.Members) == 1:
-				return []string{"goto " + nftChain("set_", g.Members[0].WAN)}, nil
+				return "goto " + nftChain("set_", g.Members[0].WAN), nil
 			case len(g.Members) > 1 && p.AppOptimized:
 				owners := HashBucketsN(g.Members, NFTBuckets)
-				return []string{fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(owners))}, nil
+				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(owners)), nil
 			case len(g.Members) > 1:
 				n, counts := shareCounts(g.Members)
 				var owners []string
@@ -148,32 +151,28 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 						owners = append(owners, g.Members[i].WAN)
 					}
 				}
-				return []string{fmt.Sprintf("numgen random mod %d vmap { %s }", n, spans(owners))}, nil
+				return fmt.Sprintf("numgen random mod %d vmap { %s }", n, spans(owners)), nil
 			}
 		}
-		return nil, nil // plan.Main: left unmarked, the main table routes it
+		return "return", nil // plan.Main: left unmarked, the main table routes it
 	}
 
+	// decide: policy rules in file order, the first match wins (every
+	// ending is a verdict), then the default group.
 	var decide []string
-	var ruleChains [][]string
-	for i, r := range p.Rules {
-		body, err := group(r.Group)
+	for _, r := range p.Rules {
+		end, err := group(r.Group)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.Rule.ID, err)
 		}
-		decide = append(decide, fmt.Sprintf("%sgoto rule%d comment \"rule %s\"", nftMatch(r.Rule), i, r.Rule.ID))
-		ruleChains = append(ruleChains, body)
+		decide = append(decide, fmt.Sprintf("%s%s comment \"rule %s\"", nftMatch(r.Rule), end, r.Rule.ID))
 	}
-	decide = append(decide, "goto default")
-	chain("decide", "", decide...)
-	for i, body := range ruleChains {
-		chain("rule"+strconv.Itoa(i), "", body...)
-	}
-	body, err := group(p.Default)
+	end, err := group(p.Default)
 	if err != nil {
 		return nil, fmt.Errorf("default group: %w", err)
 	}
-	chain("default", "", body...)
+	decide = append(decide, end+" comment \"default\"")
+	chain("decide", "", decide...)
 	b.WriteString("}\n")
 	return []byte(b.String()), nil
 }
