@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,22 +14,6 @@ import (
 	"github.com/wanlb/wanlb/pkg/dataplane"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
-
-// forks reads the kernel's count of processes created since boot.
-func forks(t testing.TB) int {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "processes "); ok {
-			n, _ := strconv.Atoi(v)
-			return n
-		}
-	}
-	t.Fatal("no processes line in /proc/stat")
-	return 0
-}
 
 // splitArgs splits an iptables rule line like a shell would for the
 // double-quoted comments the renderer writes.
