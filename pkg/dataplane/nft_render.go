@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -61,6 +62,10 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	mask, keep := hex32(p.MarkMask), hex32(^p.MarkMask)
 	markOf := map[string]string{}
 	for _, w := range p.WANs {
+		// WAN names become chain names and comments.
+		if !wanNameRe.MatchString(w.Name) {
+			return nil, fmt.Errorf("wan %q: not a UCI section name", w.Name)
+		}
 		markOf[w.Name] = hex32(m.value(w.Mark))
 	}
 	setMark := func(v string) string { return "meta mark set meta mark and " + keep + " or " + v }
@@ -176,6 +181,8 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	b.WriteString("}\n")
 	return []byte(b.String()), nil
 }
+
+var wanNameRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
 
 func hex32(v uint32) string { return fmt.Sprintf("0x%08x", v) }
 

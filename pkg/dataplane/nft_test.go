@@ -258,6 +258,7 @@ func TestRenderNFTRejectsUnsafeValues(t *testing.T) {
 	bad := []*plan.Plan{
 		{Enabled: true, MarkMask: 0x3f000000, WANs: []plan.WAN{wan("wan", 1, "eth0\" accept", "")}},
 		{Enabled: true, MarkMask: 0x3f000000, WANs: []plan.WAN{wan("wan", 62, "eth0", "")}},
+		{Enabled: true, MarkMask: 0x3f000000, WANs: []plan.WAN{wan("w { accept }", 1, "eth0", "")}},
 		{Enabled: true, MarkMask: 0xff00, WANs: []plan.WAN{wan("wan", 1, "eth0", "")}},
 		{Enabled: true, MarkMask: 0x3f000000, WANs: []plan.WAN{wan("wan", 1, "eth0", "")},
 			Rules: []plan.RuleGroup{{Rule: config.Rule{ID: "x\" accept"}, Group: plan.Group{Action: plan.Main}}}},
