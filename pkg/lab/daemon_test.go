@@ -209,7 +209,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 	flushed := time.Now()
 	for {
-		if out, _ := l.Exec(l.Router, "nft", "list", "chain", "inet", "wanlb", "decide"); strings.Contains(out, "goto default") {
+		if out, _ := l.Exec(l.Router, "nft", "list", "chain", "inet", "wanlb", "decide"); strings.Contains(out, `comment "default"`) {
 			t.Logf("rules restored %s after the table was deleted", time.Since(flushed).Round(time.Millisecond))
 			break
 		}
