@@ -52,6 +52,8 @@ type Env struct {
 	Kernel func(backend string) (*dataplane.DataPlane, func(), error)
 	// Backend resolves globals.backend ("auto") to the backend to use.
 	Backend func(setting string) (string, error)
+	// BackendUsable reports why a backend cannot run here.
+	BackendUsable func(backend string) error
 	// Carrier reports whether a device is up with carrier.
 	Carrier func(dev string) bool
 	Now     func() time.Time
@@ -59,7 +61,7 @@ type Env struct {
 
 // DefaultEnv is the real environment.
 func DefaultEnv() Env {
-	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Kernel: dataplane.NewKernel, Backend: dataplane.ChooseBackend, Carrier: sysfsCarrier, Now: time.Now}
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Kernel: dataplane.NewKernel, Backend: dataplane.ChooseBackend, BackendUsable: dataplane.BackendUsable, Carrier: sysfsCarrier, Now: time.Now}
 }
 
 // Run runs the command line args (without the program name).
@@ -142,6 +144,16 @@ func check(dir string, env Env) int {
 	// Warnings only: the firewall is someone else's config.
 	for _, w := range firewallWarnings(dir, wans) {
 		fmt.Fprintln(env.Stderr, w)
+	}
+	// The backend the daemon would pick, checked without running any
+	// firewall program.
+	backend, err := env.Backend(c.Globals.Backend)
+	if err == nil {
+		err = env.BackendUsable(backend)
+	}
+	if err != nil {
+		fmt.Fprintln(env.Stderr, config.Problem{Section: "globals", Option: "backend", Warning: true,
+			Msg: fmt.Sprintf("the %s firewall backend cannot run here, the daemon would not start: %v", backend, err)})
 	}
 	fmt.Fprintf(env.Stdout, "config ok: %d WANs, %d link backup entries, %d policy rules\n", len(c.WANs), len(c.LinkBackups), len(c.Rules))
 	return ExitOK

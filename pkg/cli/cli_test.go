@@ -40,6 +40,13 @@ func run(t *testing.T, configText string, args ...string) (int, string, string) 
 			}
 			return dataplane.ChooseBackend(s)
 		},
+		// Only nftables is installed here.
+		BackendUsable: func(b string) error {
+			if b != dataplane.BackendNFTables {
+				return errors.New("iptables-restore: not found")
+			}
+			return nil
+		},
 		Carrier: func(dev string) bool { return dev != "wan3" },
 		Now:     func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
 	}
@@ -82,6 +89,12 @@ func TestCheck(t *testing.T) {
 	want := "wanlb.wan5.weight: must be between 1 and 100 (got '0')\nwanlb.wan5.gateway: must be an IP address (got 'x')\n"
 	if code != ExitProblem || errOut != want {
 		t.Fatalf("check of a bad config: %d\n%s\nwant\n%s", code, errOut, want)
+	}
+	// A backend that cannot run is a warning naming the option.
+	code, _, errOut = run(t, "config globals 'globals'\n\toption backend 'iptables'\n"+good, "check")
+	want = "wanlb.globals.backend: warning: the iptables firewall backend cannot run here, the daemon would not start: iptables-restore: not found\n"
+	if code != ExitOK || errOut != want {
+		t.Fatalf("check with an unusable backend: %d %q, want %q", code, errOut, want)
 	}
 	if code, _, errOut := run(t, "", "check"); code != ExitProblem || !strings.Contains(errOut, "no config") {
 		t.Fatalf("check without a config: %d %q", code, errOut)

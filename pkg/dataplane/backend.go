@@ -56,3 +56,21 @@ func NewKernel(setting string) (*DataPlane, func(), error) {
 	}
 	return New(fw, nl, ProcSysctl{}), func() { nl.Close(); closeFW() }, nil
 }
+
+// BackendUsable reports why a backend cannot run here, without running
+// any program: nftables needs nf_tables in the kernel and nft on PATH,
+// iptables needs iptables-restore on PATH.
+func BackendUsable(backend string) error {
+	switch backend {
+	case BackendNFTables:
+		if err := NFTAvailable(); err != nil {
+			return err
+		}
+		_, err := exec.LookPath("nft")
+		return err
+	case BackendIPTables:
+		_, err := exec.LookPath("iptables-restore")
+		return err
+	}
+	return fmt.Errorf("unknown firewall backend %q", backend)
+}
