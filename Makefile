@@ -84,7 +84,7 @@ qemu:
 BENCH = $(GO) test -count=1 -run '^$$' -timeout 20m ./pkg/lab -bench
 bench: deps packages
 	@{ echo "# wanlb benchmarks"; echo; \
-	  echo "Written by \`make bench\` on $$(date -u +%F): $$(nproc) cores ($$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $$(uname -r), $$(go version | cut -d' ' -f3), $$(iptables --version)."; echo; \
+	  echo "Written by \`make bench\` on $$(date -u +%F): $$(nproc) cores ($$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $$(uname -r), $$(go version | cut -d' ' -f3), $$(iptables --version), $$(nft --version)."; echo; \
 	  echo "## Binary and package sizes"; echo; echo '```text'; $(GO) run ./cmd/mkpkg footprint -out dist; echo '```'; echo; } > BENCHMARKS.md
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkApply$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkDistribution$$' -benchtime 1x

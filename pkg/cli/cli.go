@@ -37,7 +37,7 @@ commands:
   passwd            set the web UI password (ui.auth 'password')
   check             validate the config; exit 1 and one line per problem
   rules             print the kernel state wanlb would apply now, without applying
-  flush             remove every route, rule and chain wanlb owns
+  flush             remove every route, rule, chain and table wanlb owns
   version           print the version
 
 options:
@@ -49,8 +49,13 @@ options:
 type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	// Kernel opens the data plane of the current network namespace.
-	Kernel func() (*dataplane.DataPlane, func(), error)
+	// Kernel opens the data plane of the current network namespace with
+	// the firewall backend the setting (globals.backend) selects.
+	Kernel func(backend string) (*dataplane.DataPlane, func(), error)
+	// Backend resolves globals.backend ("auto") to the backend to use.
+	Backend func(setting string) (string, error)
+	// BackendUsable reports why a backend cannot run here.
+	BackendUsable func(backend string) error
 	// Carrier reports whether a device is up with carrier.
 	Carrier func(dev string) bool
 	Now     func() time.Time
@@ -60,7 +65,7 @@ type Env struct {
 
 // DefaultEnv is the real environment.
 func DefaultEnv() Env {
-	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Kernel: dataplane.NewKernel, Carrier: sysfsCarrier, Now: time.Now,
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Kernel: dataplane.NewKernel, Backend: dataplane.ChooseBackend, BackendUsable: dataplane.BackendUsable, Carrier: sysfsCarrier, Now: time.Now,
 		Netifd: ubusNetifd()}
 }
 
@@ -105,7 +110,7 @@ func Run(args []string, env Env) int {
 	case "rules":
 		return rules(*configDir, env)
 	case "flush":
-		return flush(env)
+		return flush(*configDir, env)
 	case "version":
 		fmt.Fprintf(env.Stdout, "wanlb %s\n", Version)
 		return ExitOK
@@ -145,6 +150,16 @@ func check(dir string, env Env) int {
 	for _, w := range firewallWarnings(dir, wans) {
 		fmt.Fprintln(env.Stderr, w)
 	}
+	// The backend the daemon would pick, checked without running any
+	// firewall program.
+	backend, err := env.Backend(c.Globals.Backend)
+	if err == nil {
+		err = env.BackendUsable(backend)
+	}
+	if err != nil {
+		fmt.Fprintln(env.Stderr, config.Problem{Section: "globals", Option: "backend", Warning: true,
+			Msg: fmt.Sprintf("the %s firewall backend cannot run here, the daemon would not start: %v", backend, err)})
+	}
 	if checkUI(c, env) {
 		return ExitProblem
 	}
@@ -174,7 +189,23 @@ func rules(dir string, env Env) int {
 		fmt.Fprintf(env.Stderr, "wanlb: %v\n", err)
 		return ExitProblem
 	}
+	backend, err := env.Backend(c.Globals.Backend)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "wanlb: %v\n", err)
+		return ExitProblem
+	}
+	var fw []byte
+	if backend == dataplane.BackendNFTables {
+		fw, err = dataplane.RenderNFT(p)
+	} else {
+		fw, err = dataplane.NewIPTablesRuleset(nil).Render(p, d)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "wanlb: %v\n", err)
+		return ExitProblem
+	}
 	w := env.Stdout
+	fmt.Fprintf(w, "# firewall backend: %s (globals.backend '%s')\n", backend, c.Globals.Backend)
 	fmt.Fprintln(w, "# WANs (device and gateway from the config; online = has carrier)")
 	for _, x := range p.WANs {
 		state := "standby"
@@ -198,18 +229,24 @@ func rules(dir string, env Env) int {
 	for _, r := range d.Routes {
 		fmt.Fprintln(w, r)
 	}
-	fmt.Fprintln(w, "\n# iptables-restore --noflush")
-	fmt.Fprintln(w, "*mangle")
-	for _, ch := range d.Chains {
-		fmt.Fprintf(w, ":%s - [0:0]\n", ch)
+	if backend == dataplane.BackendNFTables {
+		fmt.Fprintln(w, "\n# nft -f - (one transaction)")
+	} else {
+		fmt.Fprintln(w, "\n# iptables-restore --noflush")
 	}
-	fmt.Fprint(w, string(d.Mangle))
-	fmt.Fprintln(w, "COMMIT")
+	w.Write(fw)
 	return ExitOK
 }
 
-func flush(env Env) int {
-	dp, closeFn, err := env.Kernel()
+// flush removes wanlb's state with the backend the config selects (auto
+// when the config cannot be read: a broken config must not keep stale
+// rules in place).
+func flush(dir string, env Env) int {
+	setting := "auto"
+	if c, _, err := config.Load(dir); err == nil && c != nil {
+		setting = c.Globals.Backend
+	}
+	dp, closeFn, err := env.Kernel(setting)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "wanlb flush: %v\n", err)
 		return ExitProblem

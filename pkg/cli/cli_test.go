@@ -32,7 +32,23 @@ func run(t *testing.T, configText string, args ...string) (int, string, string) 
 	env := Env{
 		Stdin:  strings.NewReader(stdinText),
 		Stdout: &out, Stderr: &errOut,
-		Kernel:  func() (*dataplane.DataPlane, func(), error) { return nil, nil, errors.New("no kernel in unit tests") },
+		Kernel: func(string) (*dataplane.DataPlane, func(), error) {
+			return nil, nil, errors.New("no kernel in unit tests")
+		},
+		// auto is nftables here, as on every current OpenWrt.
+		Backend: func(s string) (string, error) {
+			if s == "auto" {
+				return dataplane.BackendNFTables, nil
+			}
+			return dataplane.ChooseBackend(s)
+		},
+		// Only nftables is installed here.
+		BackendUsable: func(b string) error {
+			if b != dataplane.BackendNFTables {
+				return errors.New("iptables-restore: not found")
+			}
+			return nil
+		},
 		Carrier: func(dev string) bool { return dev != "wan3" },
 		Now:     func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
 		Netifd: func(_ context.Context, name string) (netifd.Interface, error) {
@@ -85,6 +101,12 @@ func TestCheck(t *testing.T) {
 	if code != ExitProblem || errOut != want {
 		t.Fatalf("check of a bad config: %d\n%s\nwant\n%s", code, errOut, want)
 	}
+	// A backend that cannot run is a warning naming the option.
+	code, _, errOut = run(t, "config globals 'globals'\n\toption backend 'iptables'\n"+good, "check")
+	want = "wanlb.globals.backend: warning: the iptables firewall backend cannot run here, the daemon would not start: iptables-restore: not found\n"
+	if code != ExitOK || errOut != want {
+		t.Fatalf("check with an unusable backend: %d %q, want %q", code, errOut, want)
+	}
 	if code, _, errOut := run(t, "", "check"); code != ExitProblem || !strings.Contains(errOut, "no config") {
 		t.Fatalf("check without a config: %d %q", code, errOut)
 	}
@@ -94,21 +116,38 @@ func TestCheck(t *testing.T) {
 }
 
 func TestRules(t *testing.T) {
-	code, out, errOut := run(t, good, "rules")
-	if code != ExitOK {
-		t.Fatalf("rules: %d %s", code, errOut)
-	}
-	for _, want := range []string{
+	common := []string{
 		"# wan1       mark 1 dev wan1 usable true: active, share 0.75",
 		"# wan3       mark 3 dev wan3 usable false: unused",
 		"# wan4       left out: no device in the config",
 		"6101: from all fwmark 0x1000000/0x3f000000 lookup 3001",
 		"default via 198.18.12.1 dev wan2 table 3002",
-		"-A wanlb_decide -p udp -m multiport --dports 5060 -m comment --comment \"rule @rule[0]\" -g wanlb_rule0",
-		"COMMIT",
+	}
+	for _, tc := range []struct {
+		backend string
+		want    []string
+	}{
+		{"auto", []string{
+			"# firewall backend: nftables (globals.backend 'auto')",
+			"# nft -f - (one transaction)",
+			"delete table inet wanlb",
+			`meta l4proto udp th dport 5060 goto set_wan2 comment "rule @rule[0]"`,
+			`numgen random mod 4 vmap { 0-2 : goto set_wan1, 3 : goto set_wan2 } comment "default"`,
+		}},
+		{"iptables", []string{
+			"# firewall backend: iptables (globals.backend 'iptables')",
+			"-A wanlb_decide -p udp -m multiport --dports 5060 -m comment --comment \"rule @rule[0]\" -g wanlb_rule0",
+			"COMMIT",
+		}},
 	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("rules output lacks %q:\n%s", want, out)
+		code, out, errOut := run(t, "config globals 'globals'\n\toption backend '"+tc.backend+"'\n"+good, "rules")
+		if code != ExitOK {
+			t.Fatalf("rules: %d %s", code, errOut)
+		}
+		for _, want := range append(common, tc.want...) {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: rules output lacks %q:\n%s", tc.backend, want, out)
+			}
 		}
 	}
 	if code, _, _ := run(t, "config wan 'w'\n\toption weight 'x'\n", "rules"); code != ExitProblem {

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wanlb/wanlb/pkg/config"
 	"github.com/wanlb/wanlb/pkg/daemon"
 	"github.com/wanlb/wanlb/pkg/dataplane"
 	"github.com/wanlb/wanlb/pkg/netifd"
@@ -36,12 +37,20 @@ func daemonCmd(configDir, runDir string, env Env) int {
 			}
 			return a
 		}}))
-	dp, closeFn, err := env.Kernel()
+	// The firewall backend is chosen once, at start (a change of
+	// globals.backend takes effect on restart). A config that does not
+	// load falls back to auto here; Run reports its problems.
+	setting := "auto"
+	if c, _, err := config.Load(configDir); err == nil && c != nil {
+		setting = c.Globals.Backend
+	}
+	dp, closeFn, err := env.Kernel(setting)
 	if err != nil {
 		log.Error(err.Error())
 		return ExitProblem
 	}
 	defer closeFn()
+	log.Info("firewall backend: " + dp.Backend())
 	k := daemon.Kernel{DataPlane: dp}
 	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers.
 	if path, err := exec.LookPath("ubus"); err == nil {
@@ -135,6 +144,9 @@ func status(runDir string, asJSON bool, env Env) int {
 			time.Since(w.Since).Round(time.Second), w.Device, w.Gateway)
 	}
 	tw.Flush()
+	if s.Backend != "" {
+		fmt.Fprintf(env.Stdout, "firewall backend: %s\n", s.Backend)
+	}
 	for _, p := range s.Problems {
 		fmt.Fprintln(env.Stderr, "config not applied: "+p)
 	}

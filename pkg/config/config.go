@@ -41,6 +41,7 @@ type Globals struct {
 	LastResort     LastResort
 	FlushConntrack bool
 	MarkMask       uint32
+	Backend        string // firewall backend: auto | nftables | iptables
 	Hook           string
 	LogLevel       string
 }

@@ -34,7 +34,7 @@ func TestDefaults(t *testing.T) {
 	}
 	g := c.Globals
 	if !g.Enabled || !g.LoadBalancing || g.AppOptimized || g.BandwidthBased || g.LastResort != LastResortDefault ||
-		!g.FlushConntrack || g.MarkMask != 0x3f000000 || g.Hook != "/etc/wanlb.user" || g.LogLevel != "info" {
+		!g.FlushConntrack || g.MarkMask != 0x3f000000 || g.Hook != "/etc/wanlb.user" || g.LogLevel != "info" || g.Backend != "auto" {
 		t.Errorf("globals defaults: %+v", g)
 	}
 	u := c.UI
@@ -58,6 +58,7 @@ config globals 'globals'
 	option last_resort 'unreachable'
 	option flush_conntrack 'off'
 	option mark_mask '0x0f000000'
+	option backend 'iptables'
 	option hook '/etc/hook.sh'
 	option log_level 'debug'
 
@@ -122,7 +123,7 @@ func TestFullConfig(t *testing.T) {
 		t.Fatalf("problems: %s", lines(ps))
 	}
 	g := c.Globals
-	if !g.AppOptimized || !g.BandwidthBased || g.LastResort != LastResortUnreachable || g.FlushConntrack || g.MarkMask != 0x0f000000 || g.LogLevel != "debug" {
+	if !g.AppOptimized || !g.BandwidthBased || g.LastResort != LastResortUnreachable || g.FlushConntrack || g.MarkMask != 0x0f000000 || g.LogLevel != "debug" || g.Backend != "iptables" {
 		t.Errorf("globals: %+v", g)
 	}
 	if len(c.UI.Listen) != 2 || c.UI.Auth != "password" || c.UI.SessionTimeout != 10*time.Minute ||
@@ -180,6 +181,7 @@ func TestProblems(t *testing.T) {
 			"wanlb.globals.mark_mask: overlaps marks used by mwan3 (0x3f00), pbr or Tailscale (0xff0000) (got '0x3f00')"},
 		{"mark mask not contiguous", "config globals 'globals'\n\toption mark_mask '0x50000000'\n", "wanlb.globals.mark_mask: must be one contiguous run of bits (got '0x50000000')"},
 		{"last resort", "config globals 'globals'\n\toption last_resort 'drop'\n", "wanlb.globals.last_resort: must be one of: default, unreachable, blackhole (got 'drop')"},
+		{"backend", "config globals 'globals'\n\toption backend 'nft'\n", "wanlb.globals.backend: must be one of: auto, nftables, iptables (got 'nft')"},
 		{"relative hook", "config globals 'globals'\n\toption hook 'hook.sh'\n", "wanlb.globals.hook: must be an absolute path (got 'hook.sh')"},
 		{"listen", "config ui 'ui'\n\tlist listen 'lan'\n", "wanlb.ui.listen: must be <interface>:<port> or <ip>:<port> (got 'lan')"},
 		{"metrics without allow list", "config ui 'ui'\n\toption metrics '1'\n", "wanlb.ui.metrics_allow: must list who may read /metrics when metrics is on (e.g. '127.0.0.1' or '198.18.1.0/24')"},

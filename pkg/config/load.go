@@ -333,6 +333,7 @@ func (v *validator) globals(s *uciconf.Section) Globals {
 		LastResort:     LastResort(r.oneOf("last_resort", "default", "default", "unreachable", "blackhole")),
 		FlushConntrack: r.boolean("flush_conntrack", true),
 		MarkMask:       0x3f000000,
+		Backend:        r.oneOf("backend", "auto", "auto", "nftables", "iptables"),
 		Hook:           r.str("hook", "/etc/wanlb.user"),
 		LogLevel:       r.oneOf("log_level", "info", "debug", "info", "warn", "error"),
 	}

@@ -17,6 +17,11 @@ type DataPlane interface {
 	RequestFullSync()
 	Flush() error
 	AdoptMarks() (map[string]uint32, error)
+	// Backend names the firewall backend ("nftables" or "iptables").
+	Backend() string
+	// Changes delivers a value soon after someone else changed wanlb's
+	// firewall rules, when the backend can tell; nil otherwise.
+	Changes() <-chan struct{}
 }
 
 // deleteConntrack deletes the conntrack entries of every WAN that was

@@ -35,6 +35,8 @@ func (f *fakeDataPlane) Intact(*dataplane.Desired) bool         { return true }
 func (f *fakeDataPlane) RequestFullSync()                       {}
 func (f *fakeDataPlane) Flush() error                           { return nil }
 func (f *fakeDataPlane) AdoptMarks() (map[string]uint32, error) { return nil, nil }
+func (f *fakeDataPlane) Backend() string                        { return "fake" }
+func (f *fakeDataPlane) Changes() <-chan struct{}               { return nil }
 func (f *fakeDataPlane) last() *plan.Plan                       { return f.applied[len(f.applied)-1] }
 
 type fakeConntrack struct{ deleted []uint32 }

@@ -108,7 +108,9 @@ type (
 // Intervals of the state goroutine's own checks.
 const (
 	// RepairInterval: how often the kernel state is checked for someone
-	// else having removed it (firewall restart). One iptables process.
+	// else having removed it (firewall restart), as a safety net: the
+	// nftables backend also checks on every foreign commit. nftables: one
+	// netlink request; iptables: one process.
 	RepairInterval = 3 * time.Second
 	// NetifdInterval: how often netifd is asked again, in case a hotplug
 	// event was missed (DHCP gateway changes come as ifupdate).
@@ -193,11 +195,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.replan("retry")
 			}
 		case <-repairTick.C:
-			if d.desired != nil && !d.kernel.DataPlane.Intact(d.desired) {
-				d.log.Warn("wanlb's rules were removed by someone else (firewall restart?); restoring them")
-				d.kernel.DataPlane.RequestFullSync()
-				d.replan("repair")
-			}
+			d.repair()
+		case <-d.kernel.DataPlane.Changes():
+			d.repair()
 		case <-netifdTick.C:
 			if d.refreshNetifd(ctx, "") {
 				d.replan("netifd")

@@ -16,6 +16,7 @@ type Status struct {
 	PID      int         `json:"pid"`
 	Version  string      `json:"version,omitempty"`
 	Updated  time.Time   `json:"updated"`
+	Backend  string      `json:"backend"` // firewall backend: nftables | iptables
 	WANs     []WANStatus `json:"wans"`
 	Problems []string    `json:"problems,omitempty"` // of the config on disk, when it was refused
 }
@@ -58,6 +59,7 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 func (d *Daemon) status() Status {
 	s := Status{PID: os.Getpid(), Updated: time.Now().UTC(), WANs: []WANStatus{}}
 	s.Hostname, _ = os.Hostname()
+	s.Backend = d.kernel.DataPlane.Backend()
 	for _, p := range d.problems {
 		s.Problems = append(s.Problems, p.String())
 	}

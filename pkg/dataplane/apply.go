@@ -12,12 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/wanlb/wanlb/pkg/plan"
 )
 
-// Firewall is wanlb's access to iptables (one family).
+// Firewall is wanlb's access to iptables (one family), under the
+// iptables Ruleset.
 type Firewall interface {
 	// Restore runs one iptables-restore --noflush transaction.
 	Restore(data []byte) error
@@ -51,27 +51,38 @@ type Sysctl interface {
 // DataPlane reconciles the kernel with plans. It is not safe for
 // concurrent use: the daemon's state goroutine owns it.
 type DataPlane struct {
-	fw  Firewall
+	fw  Ruleset
 	rt  Routing
 	sys Sysctl
 
-	lastMangle []byte   // the restore input of the last successful apply
-	lastChains []string // the chains it created
+	lastFW []byte // the firewall transaction of the last successful apply
 	// fullSync forces the next apply to read the kernel instead of
-	// trusting lastMangle: at start, after a failure, after a repair.
+	// trusting lastFW: at start, after a failure, after a repair.
 	fullSync bool
 }
 
 // New returns a DataPlane over the given kernel interfaces.
-func New(fw Firewall, rt Routing, sys Sysctl) *DataPlane {
+func New(fw Ruleset, rt Routing, sys Sysctl) *DataPlane {
 	return &DataPlane{fw: fw, rt: rt, sys: sys, fullSync: true}
+}
+
+// Backend names the firewall backend in use.
+func (d *DataPlane) Backend() string { return d.fw.Backend() }
+
+// Changes delivers a value soon after someone else changed the firewall,
+// when the backend can tell (nftables); nil otherwise.
+func (d *DataPlane) Changes() <-chan struct{} {
+	if w, ok := d.fw.(Watcher); ok {
+		return w.Changes()
+	}
+	return nil
 }
 
 // Result counts what an apply changed.
 type Result struct {
 	RulesAdded, RulesDeleted  int
 	RoutesChanged, RoutesGone int
-	Restored                  bool // an iptables-restore ran
+	Restored                  bool // a firewall transaction ran
 	Desired                   *Desired
 }
 
@@ -90,6 +101,9 @@ func (d *DataPlane) Apply(p *plan.Plan) (Result, error) {
 	want, err := Render(p)
 	if err != nil {
 		return Result{}, fmt.Errorf("render: %w", err)
+	}
+	if want.Firewall, err = d.fw.Render(p, want); err != nil {
+		return Result{}, fmt.Errorf("render %s: %w", d.fw.Backend(), err)
 	}
 	if !p.Enabled {
 		return Result{Desired: want}, d.Flush()
@@ -119,7 +133,7 @@ func (d *DataPlane) apply(want *Desired) (Result, error) {
 	if err := d.syncRules(want.Rules, &res); err != nil {
 		return res, err
 	}
-	if err := d.syncMangle(want, &res); err != nil {
+	if err := d.syncFirewall(want, &res); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -179,81 +193,24 @@ func (d *DataPlane) syncRules(want []IPRule, res *Result) error {
 	return errors.Join(errs...)
 }
 
-func (d *DataPlane) syncMangle(want *Desired, res *Result) error {
-	if !d.fullSync && bytes.Equal(want.Mangle, d.lastMangle) && slices.Equal(want.Chains, d.lastChains) {
+func (d *DataPlane) syncFirewall(want *Desired, res *Result) error {
+	if !d.fullSync && bytes.Equal(want.Firewall, d.lastFW) {
 		return nil
 	}
-	stale := d.lastChains
-	if d.fullSync {
-		chains, err := d.fw.ListChains("mangle")
-		if err != nil {
-			return fmt.Errorf("list mangle chains: %w", err)
-		}
-		stale = chains
-	}
-	var drop []string
-	for _, c := range stale {
-		if strings.HasPrefix(c, ChainPrefix) && !slices.Contains(want.Chains, c) {
-			drop = append(drop, c)
-		}
-	}
-	if err := d.fw.Restore(restoreText(want.Chains, want.Mangle, drop)); err != nil {
+	if err := d.fw.Sync(want.Firewall, d.fullSync); err != nil {
 		return err
 	}
 	res.Restored = true
-	d.lastMangle, d.lastChains = want.Mangle, want.Chains
-	for _, j := range hookJumps {
-		if err := d.fw.EnsureJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
-			return fmt.Errorf("jump from %s: %w", j.builtin, err)
-		}
-	}
+	d.lastFW = want.Firewall
 	return nil
 }
 
-// restoreText is one transaction: declaring a chain with --noflush creates
-// or empties it, so the chains are replaced whole and atomically; stale
-// chains are emptied, then deleted.
-func restoreText(chains []string, body []byte, drop []string) []byte {
-	var b bytes.Buffer
-	b.WriteString("*mangle\n")
-	for _, c := range append(slices.Clone(chains), drop...) {
-		b.WriteString(":" + c + " - [0:0]\n")
-	}
-	b.Write(body)
-	for _, c := range drop {
-		b.WriteString("-X " + c + "\n")
-	}
-	b.WriteString("COMMIT\n")
-	return b.Bytes()
-}
-
-func jumpRule(chain string) []string {
-	return []string{"-m", "comment", "--comment", "wanlb", "-j", chain}
-}
-
-// Flush removes every chain, jump, ip rule and route wanlb owns, found by
-// prefix, priority range and table range, and nothing else.
+// Flush removes every chain, jump, table, ip rule and route wanlb owns,
+// found by name, prefix, priority range and table range, and nothing else.
 func (d *DataPlane) Flush() error {
 	var errs []error
-	for _, j := range hookJumps {
-		if err := d.fw.DeleteJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
-			errs = append(errs, fmt.Errorf("jump from %s: %w", j.builtin, err))
-		}
-	}
-	chains, err := d.fw.ListChains("mangle")
-	if err != nil {
-		errs = append(errs, fmt.Errorf("list mangle chains: %w", err))
-	}
-	var ours []string
-	for _, c := range chains {
-		if strings.HasPrefix(c, ChainPrefix) {
-			ours = append(ours, c)
-		}
-	}
-	if len(ours) > 0 {
-		if err := d.fw.Restore(restoreText(nil, nil, ours)); err != nil {
-			errs = append(errs, err)
-		}
+	if err := d.fw.Flush(); err != nil {
+		errs = append(errs, err)
 	}
 	rules, err := d.rt.Rules()
 	if err != nil {
@@ -273,21 +230,19 @@ func (d *DataPlane) Flush() error {
 			errs = append(errs, fmt.Errorf("delete route %s: %w", r, err))
 		}
 	}
-	d.lastMangle, d.lastChains, d.fullSync = nil, nil, true
+	d.lastFW, d.fullSync = nil, true
 	return errors.Join(errs...)
 }
 
 // Intact reports whether the state of the last apply is still in the
-// kernel, judged by canaries that cost one iptables process and one netlink
-// dump: the PREROUTING jump (a firewall restart or `fw4 flush` deletes the
-// chains and jumps) and the ip rules. The daemon checks it every few
-// seconds and re-applies in full when it is false.
+// kernel: the backend's own check (nftables: the ruleset generation, and
+// only when it moved a netlink dump of wanlb's table; iptables: the
+// PREROUTING jump, one process) and one netlink dump of the ip rules. The
+// daemon checks it every few seconds and on every firewall change event,
+// and re-applies in full when it is false.
 func (d *DataPlane) Intact(want *Desired) bool {
-	if len(want.Chains) > 0 {
-		ok, err := d.fw.HasJump("mangle", hookJumps[0].builtin, jumpRule(hookJumps[0].chain))
-		if err != nil || !ok {
-			return false
-		}
+	if !d.fw.Intact() {
+		return false
 	}
 	have, err := d.rt.Rules()
 	if err != nil {

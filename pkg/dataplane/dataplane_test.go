@@ -89,7 +89,7 @@ func newFakes() (*fakeFirewall, *fakeRouting, *DataPlane) {
 		rules:  []IPRule{{Priority: 5270, Table: 52}, {Priority: 32766, Table: tableMain}},
 		routes: []Route{{Table: 52, Device: "tailscale0"}},
 	}
-	return fw, rt, New(fw, rt, fakeSysctl{})
+	return fw, rt, New(NewIPTablesRuleset(fw), rt, fakeSysctl{})
 }
 
 func TestStates(t *testing.T) {
@@ -159,7 +159,7 @@ func TestFlushLeavesOnlyOthers(t *testing.T) {
 		}
 	}
 	// A fresh DataPlane (a new process) must find everything by itself.
-	if err := New(fw, rt, fakeSysctl{}).Flush(); err != nil {
+	if err := New(NewIPTablesRuleset(fw), rt, fakeSysctl{}).Flush(); err != nil {
 		t.Fatal(err)
 	}
 	if after := fw.dump() + rt.dump(); after != before {

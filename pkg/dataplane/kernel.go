@@ -299,17 +299,3 @@ func (ProcSysctl) Set(name, value string) error {
 	}
 	return os.WriteFile(path, []byte(value), 0o644)
 }
-
-// NewKernel returns a DataPlane on the real kernel of the current network
-// namespace.
-func NewKernel() (*DataPlane, func(), error) {
-	fw, err := NewIPTables()
-	if err != nil {
-		return nil, nil, err
-	}
-	nl, err := NewNetlink()
-	if err != nil {
-		return nil, nil, err
-	}
-	return New(fw, nl, ProcSysctl{}), nl.Close, nil
-}

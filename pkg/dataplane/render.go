@@ -87,6 +87,9 @@ type Desired struct {
 	// table header, the stale-chain deletions and COMMIT).
 	Chains []string
 	Mangle []byte
+	// Firewall is the transaction text of the DataPlane's backend (for
+	// iptables, Chains and Mangle as one restore input).
+	Firewall []byte
 }
 
 // Chain names. User chains hold at most 28 characters.
@@ -341,12 +344,20 @@ func portMatches(ports []config.PortRange, flag string) []string {
 }
 
 // HashBuckets assigns each of the Buckets hash buckets to a member by
-// weighted rendezvous hashing: a bucket goes to the member with the highest
-// score -share/ln(h(bucket, member)). A member that leaves takes only its own
-// buckets with it; every other bucket, and so every source+destination pair
-// on another WAN, keeps its WAN.
+// weighted rendezvous hashing (see HashBucketsN).
 func HashBuckets(members []plan.Member) [Buckets]string {
 	var out [Buckets]string
+	copy(out[:], HashBucketsN(members, Buckets))
+	return out
+}
+
+// HashBucketsN assigns each of n hash buckets to a member by weighted
+// rendezvous hashing: a bucket goes to the member with the highest score
+// -share/ln(h(bucket, member)). A member that leaves takes only its own
+// buckets with it; every other bucket, and so every source+destination pair
+// on another WAN, keeps its WAN.
+func HashBucketsN(members []plan.Member, n int) []string {
+	out := make([]string, n)
 	for b := range out {
 		best := math.Inf(-1)
 		for _, m := range members {

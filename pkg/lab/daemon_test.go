@@ -204,20 +204,20 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 	ping("after reload")
 
-	// Repair: a firewall restart empties the mangle table.
-	if _, err := l.Exec(l.Router, "iptables", "-w", "-t", "mangle", "-F"); err != nil {
+	// Repair: `nft delete table inet wanlb` (fw4 flush deletes it too).
+	if _, err := l.Exec(l.Router, "nft", "delete", "table", "inet", "wanlb"); err != nil {
 		t.Fatal(err)
 	}
 	flushed := time.Now()
 	for {
-		if out, _ := l.Exec(l.Router, "iptables", "-w", "-t", "mangle", "-S", "PREROUTING"); strings.Contains(out, "wanlb_pre") {
-			t.Logf("rules restored %s after the mangle table was flushed", time.Since(flushed).Round(100*time.Millisecond))
+		if out, _ := l.Exec(l.Router, "nft", "list", "chain", "inet", "wanlb", "decide"); strings.Contains(out, `comment "default"`) {
+			t.Logf("rules restored %s after the table was deleted", time.Since(flushed).Round(time.Millisecond))
 			break
 		}
 		if time.Since(flushed) > 10*time.Second {
-			t.Fatal("rules not restored within 10s of a mangle flush")
+			t.Fatal("rules not restored within 10s of deleting table inet wanlb")
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	balanced(t, l, 5*time.Second, 1, 2)
 
@@ -319,8 +319,8 @@ func TestDaemonLifecycle(t *testing.T) {
 	if out, _ := l.Exec(l.Router, "ip", "rule"); strings.Contains(out, "lookup 30") {
 		t.Errorf("ip rules left after stop:\n%s", out)
 	}
-	if out, _ := l.Exec(l.Router, "iptables", "-w", "-t", "mangle", "-S"); strings.Contains(out, "wanlb") {
-		t.Errorf("chains left after stop:\n%s", out)
+	if out, _ := l.Exec(l.Router, "nft", "list", "tables"); strings.Contains(out, "wanlb") {
+		t.Errorf("table left after stop:\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(d.runDir, "wanlb.sock")); err == nil {
 		t.Error("control socket left after stop")

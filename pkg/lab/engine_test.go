@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +51,21 @@ func wanConfig(l *lab.Lab, weights ...int) string {
 
 func newEngine(t testing.TB, opts lab.Options) *engine {
 	t.Helper()
+	return newEngineWith(t, opts, "auto")
+}
+
+// eachBackend runs a lab test once per firewall backend, as subtests: the
+// default (nftables) and the legacy one for routers without nf_tables.
+func eachBackend(t *testing.T, f func(t *testing.T, backend string)) {
+	for _, b := range []string{dataplane.BackendNFTables, dataplane.BackendIPTables} {
+		t.Run(b, func(t *testing.T) { f(t, b) })
+	}
+}
+
+// newEngineWith is newEngine with a firewall backend setting
+// (globals.backend).
+func newEngineWith(t testing.TB, opts lab.Options, backend string) *engine {
+	t.Helper()
 	lab.RequireRoot(t)
 	l, err := lab.New(opts)
 	if err != nil {
@@ -64,7 +78,7 @@ func newEngine(t testing.TB, opts lab.Options) *engine {
 		}
 	})
 	err = l.Do(l.Router, func() error {
-		dp, closeFn, err := dataplane.NewKernel()
+		dp, closeFn, err := dataplane.NewKernel(backend)
 		if err != nil {
 			return err
 		}
@@ -147,8 +161,10 @@ func (e *engine) shares(ns string, n int) map[int]float64 {
 	return out
 }
 
-func TestWeightsThreeToOne(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 2})
+func TestWeightsThreeToOne(t *testing.T) { eachBackend(t, testWeightsThreeToOne) }
+
+func testWeightsThreeToOne(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 2}, backend)
 	e.configure(wanConfig(e.l, 3, 1))
 	_, res := e.apply()
 	if !res.Restored || res.RulesAdded == 0 {
@@ -198,8 +214,10 @@ func echoServer(t *testing.T, l *lab.Lab, addr string) {
 	}()
 }
 
-func TestWANLeavesLongConnectionStays(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
+func TestWANLeavesLongConnectionStays(t *testing.T) { eachBackend(t, testWANLeavesLongConnectionStays) }
+
+func testWANLeavesLongConnectionStays(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
 	e.configure(wanConfig(e.l, 1, 1, 1))
 	e.apply()
 	echoServer(t, e.l, "198.18.100.1:9")
@@ -275,8 +293,10 @@ func udpISP(t *testing.T, l *lab.Lab, ns string) int {
 	return l.ISPOf(remote)
 }
 
-func TestPolicyRulePinsAndFallsBack(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
+func TestPolicyRulePinsAndFallsBack(t *testing.T) { eachBackend(t, testPolicyRulePinsAndFallsBack) }
+
+func testPolicyRulePinsAndFallsBack(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
 	rule := func(fallback int) string {
 		return wanConfig(e.l, 1, 1, 1) + fmt.Sprintf("config rule 'echo'\n\toption proto 'udp'\n\toption dest_port '7'\n\tlist wan 'wan3'\n\toption fallback '%d'\n", fallback)
 	}
@@ -332,8 +352,10 @@ func dialFrom(l *lab.Lab, ns, src, dst string) (int, error) {
 	return k, err
 }
 
-func TestAppOptimizedKeepsPairs(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
+func TestAppOptimizedKeepsPairs(t *testing.T) { eachBackend(t, testAppOptimizedKeepsPairs) }
+
+func testAppOptimizedKeepsPairs(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
 	e.configure("config globals 'globals'\n\toption app_optimized '1'\n\n" + wanConfig(e.l, 1, 1, 1))
 	e.apply()
 
@@ -410,7 +432,11 @@ func TestAppOptimizedKeepsPairs(t *testing.T) {
 }
 
 func TestPortForwardRepliesThroughArrivalWAN(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
+	eachBackend(t, testPortForwardRepliesThroughArrivalWAN)
+}
+
+func testPortForwardRepliesThroughArrivalWAN(t *testing.T, backend string) {
+	e := newEngineWith(t, lab.Options{ISPs: 3}, backend)
 	e.configure(wanConfig(e.l, 1, 1, 1))
 	if err := e.l.PortForward(2, 9000); err != nil {
 		t.Fatal(err)
@@ -487,26 +513,6 @@ func TestVPNTableKeepsWinning(t *testing.T) {
 	}
 }
 
-var countersRe = regexp.MustCompile(`\[\d+:\d+\]`)
-
-// snapshot is the router's kernel state wanlb may touch, as text.
-func snapshot(t *testing.T, l *lab.Lab) string {
-	var b strings.Builder
-	for _, cmd := range [][]string{{"iptables-save"}, {"ip", "rule"}, {"ip", "route", "show", "table", "all"}} {
-		out, err := l.Exec(l.Router, cmd[0], cmd[1:]...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(out, "\n") {
-			if strings.HasPrefix(line, "#") {
-				continue // iptables-save's timestamps
-			}
-			b.WriteString(countersRe.ReplaceAllString(line, "") + "\n")
-		}
-	}
-	return b.String()
-}
-
 var buildOnce = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "wanlb-bin")
 	if err != nil {
@@ -522,43 +528,3 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
-
-func TestFlushRestoresKernelState(t *testing.T) {
-	e := newEngine(t, lab.Options{ISPs: 3})
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A neighbour's mangle rule (pbr-style mark) that must survive apply
-	// and flush. It also means the mangle table existed before wanlb: with
-	// iptables-nft a table wanlb creates stays behind empty after a flush.
-	if _, err := e.l.Exec(e.l.Router, "iptables", "-w", "-t", "mangle", "-A", "PREROUTING", "-p", "udp", "--dport", "5353",
-		"-j", "MARK", "--set-xmark", "0x10000/0xff0000"); err != nil {
-		t.Fatal(err)
-	}
-	before := snapshot(t, e.l)
-	e.configure("config globals 'globals'\n\toption app_optimized '1'\n\n" + wanConfig(e.l, 1, 2, 3) +
-		"config rule\n\toption proto 'tcp'\n\toption dest_port '443'\n\tlist wan 'wan2'\n\toption fallback '0'\n")
-	e.apply()
-	e.apply(1, 3)
-	applied := snapshot(t, e.l)
-	if applied == before {
-		t.Fatal("apply changed nothing")
-	}
-	for _, want := range []string{"wanlb_pre", "lookup 3001", "suppress_prefixlength 0", "table 3002"} {
-		if !strings.Contains(applied, want) {
-			t.Errorf("applied state lacks %q", want)
-		}
-	}
-	// The CLI, in a new process, finds everything by itself.
-	if out, err := e.l.Exec(e.l.Router, bin, "flush"); err != nil {
-		t.Fatalf("wanlb flush: %v\n%s", err, out)
-	}
-	if after := snapshot(t, e.l); after != before {
-		t.Errorf("flush left the router different:\n--- after\n%s\n--- before\n%s", after, before)
-	}
-	// And a second flush has nothing to do and does not fail.
-	if out, err := e.l.Exec(e.l.Router, bin, "flush"); err != nil {
-		t.Fatalf("second flush: %v\n%s", err, out)
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/pkg/dataplane"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
 
@@ -56,8 +57,9 @@ func iperf(b *testing.B, l *lab.Lab) float64 {
 	return r.End.SumReceived.BitsPerSecond
 }
 
-// BenchmarkThroughput compares forwarding through the router without and
-// with wanlb's rules, same lab, medians of 3 runs each.
+// BenchmarkThroughput compares forwarding through the router without
+// wanlb's rules and with each backend's, same lab, rounds interleaved so
+// that load from elsewhere hits every variant alike; medians of 3 runs.
 func BenchmarkThroughput(b *testing.B) {
 	e := newEngine(b, lab.Options{ISPs: 2})
 	l := e.l
@@ -65,20 +67,42 @@ func BenchmarkThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	var without, with []float64
-	for i := 0; i < 3; i++ {
-		without = append(without, iperf(b, l))
-	}
 	e.configure(wanConfig(l, 1, 1))
-	e.apply()
-	for i := 0; i < 3; i++ {
-		with = append(with, iperf(b, l))
+	p := e.plan()
+	dps := map[string]*dataplane.DataPlane{}
+	backends := []string{dataplane.BackendNFTables, dataplane.BackendIPTables}
+	for _, backend := range backends {
+		err := l.Do(l.Router, func() error {
+			dp, closeFn, err := dataplane.NewKernel(backend)
+			b.Cleanup(closeFn)
+			dps[backend] = dp
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
-	w0, w1 := medianFloat(without), medianFloat(with)
-	report(b, "Forwarding throughput (iperf3, one TCP stream, LAN client to internet, median of 3 x 4 s)", fmt.Sprintf(
-		"  without wanlb's rules   %8.2f Gbit/s\n  with wanlb's rules      %8.2f Gbit/s\n  ratio (with / without)  %8.2f\n"+
+	rates := map[string][]float64{}
+	for i := 0; i < 3; i++ {
+		rates["none"] = append(rates["none"], iperf(b, l))
+		for _, backend := range backends {
+			err := l.Do(l.Router, func() error { _, err := dps[backend].Apply(p); return err })
+			if err != nil {
+				b.Fatal(err)
+			}
+			rates[backend] = append(rates[backend], iperf(b, l))
+			if err := l.Do(l.Router, dps[backend].Flush); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	w0, nft, ipt := medianFloat(rates["none"]), medianFloat(rates[dataplane.BackendNFTables]), medianFloat(rates[dataplane.BackendIPTables])
+	b.ReportMetric(nft/w0, "nft-ratio")
+	b.ReportMetric(ipt/w0, "ipt-ratio")
+	report(b, "Forwarding throughput (iperf3, one TCP stream, LAN client to internet, median of 3 x 4 s, interleaved)", fmt.Sprintf(
+		"  without wanlb's rules        %8.2f Gbit/s\n  with nftables rules          %8.2f Gbit/s   ratio %.3f\n  with iptables rules          %8.2f Gbit/s   ratio %.3f\n"+
 			"  (veth links without rate limits: this measures the cost of the rules, not a real line)",
-		w0/1e9, w1/1e9, w1/w0))
+		w0/1e9, nft/1e9, nft/w0, ipt/1e9, ipt/w0))
 }
 
 // BenchmarkDistribution measures how closely 2000 new connections follow

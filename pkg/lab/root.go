@@ -15,9 +15,9 @@ func RequireRoot(t testing.TB) {
 	t.Helper()
 	reason := ""
 	if os.Geteuid() != 0 {
-		reason = "not running as root (euid " + strconv.Itoa(os.Geteuid()) + "); network namespaces, veths and iptables need root"
+		reason = "not running as root (euid " + strconv.Itoa(os.Geteuid()) + "); network namespaces, veths, nftables and iptables need root"
 	} else {
-		for _, tool := range []string{"ip", "iptables", "iptables-restore", "tc"} {
+		for _, tool := range []string{"ip", "iptables", "iptables-restore", "nft", "tc"} {
 			if _, err := exec.LookPath(tool); err != nil {
 				reason = "required tool " + tool + " not found in PATH: " + err.Error()
 				break

@@ -1,0 +1,332 @@
+package dataplane
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/wanlb/wanlb/pkg/config"
+	"github.com/wanlb/wanlb/pkg/plan"
+)
+
+// NFTTable is wanlb's own nftables table. It lives beside OpenWrt's fw4
+// (`table inet fw4`), which fw4 replaces on every reload without touching
+// other tables; wanlb never reads or changes any table but this one.
+const NFTTable = "wanlb"
+
+// NFTBuckets is the number of hash buckets for Application Optimized
+// Routing on the nftables backend: jhash spreads pairs evenly over any
+// modulus, so shares come in steps of 1/256 (the iptables backend is bound
+// to 64 by what xt_u32 can read).
+const NFTBuckets = 256
+
+// nftHashSeed fixes jhash's seed. Without one the kernel draws a random
+// seed each time the rule is loaded, and every apply would move every
+// source+destination pair to another bucket.
+const nftHashSeed = 0x77616e6c // "wanl"
+
+// maxShareDenominator bounds N in "numgen random mod N": shares are matched
+// exactly when they are multiples of 1/N for some N up to this (weights
+// 1..100 over a handful of WANs always are), else to within 1/N.
+const maxShareDenominator = 10000
+
+// RenderNFT renders the nftables transaction for p: the whole of
+// `table inet wanlb`, deleted and created again in one `nft -f -` run, so
+// the kernel switches from the old rules to the new ones atomically and no
+// stale chain survives. Values are re-checked as Render does for iptables.
+//
+// Hooks and priorities, beside fw4 (whose chains sit at: mangle_prerouting
+// -150, dstnat -100, filter 0, srcnat 100, mangle_output -150 as a route
+// chain, mangle_postrouting -150):
+//   - pre: prerouting at mangle (-150), after conntrack (-200) so ct state
+//     and ct mark are known, before the routing decision that reads the
+//     packet mark. fw4's mangle_prerouting at the same priority only
+//     touches DSCP and MSS, so their relative order does not matter.
+//   - out: a `type route` chain on output at mangle: when a route chain
+//     changes the mark, the kernel routes the packet again, which is how
+//     router-originated traffic reaches its WAN's table.
+//   - post: postrouting at mangle, before fw4's srcnat (100) masquerades.
+func RenderNFT(p *plan.Plan) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString("add table inet " + NFTTable + "\ndelete table inet " + NFTTable + "\n")
+	if !p.Enabled {
+		return []byte(b.String()), nil
+	}
+	if _, err := Render(p); err != nil { // the same checks as for iptables
+		return nil, err
+	}
+	m := marks{p.MarkMask}
+	mask, keep := hex32(p.MarkMask), hex32(^p.MarkMask)
+	markOf := map[string]string{}
+	for _, w := range p.WANs {
+		// WAN names become chain names and comments.
+		if !wanNameRe.MatchString(w.Name) {
+			return nil, fmt.Errorf("wan %q: not a UCI section name", w.Name)
+		}
+		markOf[w.Name] = hex32(m.value(w.Mark))
+	}
+	setMark := func(v string) string { return "meta mark set meta mark and " + keep + " or " + v }
+
+	fmt.Fprintf(&b, "table inet %s {\n", NFTTable)
+	chain := func(name, hook string, rules ...string) {
+		fmt.Fprintf(&b, "\tchain %s {\n", name)
+		if hook != "" {
+			fmt.Fprintf(&b, "\t\t%s; policy accept;\n", hook)
+		}
+		for _, r := range rules {
+			b.WriteString("\t\t" + r + "\n")
+		}
+		b.WriteString("\t}\n")
+	}
+	// wanlb's ip rules and tables are IPv4 only, as on the iptables
+	// backend; IPv6 passes untouched.
+	const v4only = "meta nfproto != ipv4 return"
+
+	var pre []string
+	pre = append(pre, v4only)
+	// Connections that arrive on a WAN (port forwards, services on the
+	// router) belong to it, so their replies leave the same way.
+	for _, w := range p.WANs {
+		pre = append(pre, fmt.Sprintf("iifname %q ct state new ct mark set ct mark and %s or %s comment \"inbound %s\"", w.Device, keep, markOf[w.Name], w.Name))
+	}
+	// The connection's WAN, once known, is the packet's WAN. Kernel 5.15
+	// cannot OR two registers (ct mark into meta mark under a mask), so the
+	// masked restore dispatches on the value: one chain per WAN mark.
+	var restore []string
+	for _, w := range p.WANs {
+		restore = append(restore, markOf[w.Name]+" : jump "+nftChain("restore_", w.Name))
+	}
+	common := []string{}
+	if len(restore) > 0 {
+		common = append(common, "ct mark and "+mask+" vmap { "+strings.Join(restore, ", ")+" }")
+	}
+	common = append(common,
+		"meta mark and "+mask+" != 0 return",
+		// Someone else's mark (mwan3, pbr, Tailscale, a socket's own
+		// SO_MARK, as wanlb's probes set): their traffic, not ours.
+		"meta mark and "+keep+" != 0 return",
+		"ct state new jump decide")
+	chain("pre", "type filter hook prerouting priority mangle", append(pre, common...)...)
+	chain("out", "type route hook output priority mangle", append([]string{v4only}, common...)...)
+	// The connection belongs to the WAN it actually leaves by, whatever
+	// the decision was (a specific route in main, a socket bound to a
+	// device): replies pass strict rp_filter, and a conntrack flush for a
+	// WAN catches exactly its connections.
+	post := []string{v4only}
+	for _, w := range p.WANs {
+		post = append(post, fmt.Sprintf("ct mark and %s == 0 oifname %q ct mark set ct mark and %s or %s", mask, w.Device, keep, markOf[w.Name]))
+	}
+	chain("post", "type filter hook postrouting priority mangle", post...)
+	for _, w := range p.WANs {
+		chain(nftChain("restore_", w.Name), "", setMark(markOf[w.Name]))
+	}
+	for _, w := range p.WANs {
+		chain(nftChain("set_", w.Name), "", setMark(markOf[w.Name]))
+	}
+
+	// group renders where a group sends a new connection, as the end of
+	// a rule in decide: policy rules need no chain of their own, which
+	// keeps the transaction small (nft's parsing is most of an apply).
+	group := func(g plan.Group) (string, error) {
+		switch g.Action {
+		case plan.Unreachable:
+			return setMark(hex32(m.value(m.unreachable()))) + " return", nil
+		case plan.Blackhole:
+			return setMark(hex32(m.value(m.blackhole()))) + " return", nil
+		case plan.Balance:
+			for _, mem := range g.Members {
+				if _, ok := markOf[mem.WAN]; !ok {
+					return "", fmt.Errorf("group member %s has no mark", mem.WAN)
+				}
+			}
+			switch {
+			case len(g.Members) == 1:
+				return "goto " + nftChain("set_", g.Members[0].WAN), nil
+			case len(g.Members) > 1 && p.AppOptimized:
+				owners := HashBucketsN(g.Members, NFTBuckets)
+				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(owners)), nil
+			case len(g.Members) > 1:
+				n, counts := shareCounts(g.Members)
+				var owners []string
+				for i, c := range counts {
+					for range c {
+						owners = append(owners, g.Members[i].WAN)
+					}
+				}
+				return fmt.Sprintf("numgen random mod %d vmap { %s }", n, spans(owners)), nil
+			}
+		}
+		return "return", nil // plan.Main: left unmarked, the main table routes it
+	}
+
+	// decide: policy rules in file order, the first match wins (every
+	// ending is a verdict), then the default group.
+	var decide []string
+	for _, r := range p.Rules {
+		end, err := group(r.Group)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.Rule.ID, err)
+		}
+		decide = append(decide, fmt.Sprintf("%s%s comment \"rule %s\"", nftMatch(r.Rule), end, r.Rule.ID))
+	}
+	end, err := group(p.Default)
+	if err != nil {
+		return nil, fmt.Errorf("default group: %w", err)
+	}
+	decide = append(decide, end+" comment \"default\"")
+	chain("decide", "", decide...)
+	b.WriteString("}\n")
+	return []byte(b.String()), nil
+}
+
+var wanNameRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
+
+func hex32(v uint32) string { return fmt.Sprintf("0x%08x", v) }
+
+// nftChain names a per-WAN chain. WAN names are UCI section names
+// ([A-Za-z0-9_]{1,32}), valid in nft identifiers after a letter prefix.
+func nftChain(prefix, wan string) string { return prefix + wan }
+
+// spans renders owners (one WAN per slot 0..len-1) as verdict map elements,
+// runs of one WAN merged into a range: "0-2 : goto set_a, 3 : goto set_b".
+func spans(owners []string) string {
+	var parts []string
+	for i := 0; i < len(owners); {
+		j := i
+		for j+1 < len(owners) && owners[j+1] == owners[i] {
+			j++
+		}
+		key := strconv.Itoa(i)
+		if j > i {
+			key += "-" + strconv.Itoa(j)
+		}
+		parts = append(parts, key+" : goto "+nftChain("set_", owners[i]))
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shareCounts turns the members' shares into slots of "numgen random mod
+// n": the smallest n up to maxShareDenominator at which every share is a
+// whole number of slots, else maxShareDenominator slots handed out by
+// largest remainder. Every member keeps at least one slot.
+func shareCounts(members []plan.Member) (int, []int) {
+	total := 0.0
+	for _, m := range members {
+		total += m.Share
+	}
+	if total <= 0 {
+		total = 1
+	}
+	for n := len(members); n <= maxShareDenominator; n++ {
+		counts := make([]int, len(members))
+		sum, exact := 0, true
+		for i, m := range members {
+			x := m.Share / total * float64(n)
+			c := int(math.Round(x))
+			if math.Abs(x-float64(c)) > 1e-6 || c < 1 {
+				exact = false
+				break
+			}
+			counts[i], sum = c, sum+c
+		}
+		if exact && sum == n {
+			return n, counts
+		}
+	}
+	n := maxShareDenominator
+	counts := make([]int, len(members))
+	sum := 0
+	for i, m := range members {
+		counts[i] = max(1, int(m.Share/total*float64(n)))
+		sum += counts[i]
+	}
+	for sum < n { // largest remainder first
+		best, bestRem := 0, -1.0
+		for i, m := range members {
+			if rem := m.Share/total*float64(n) - float64(counts[i]); rem > bestRem {
+				best, bestRem = i, rem
+			}
+		}
+		counts[best]++
+		sum++
+	}
+	for sum > n { // only when the one-slot minimum overshot
+		big := 0
+		for i := range counts {
+			if counts[i] > counts[big] {
+				big = i
+			}
+		}
+		counts[big]--
+		sum--
+	}
+	return n, counts
+}
+
+// nftMatch renders a policy rule's matches, each list as an anonymous set
+// (nft merges overlapping items), followed by a space; "" matches all.
+func nftMatch(r config.Rule) string {
+	var parts []string
+	switch r.Proto {
+	case config.ProtoTCP, config.ProtoUDP, config.ProtoICMP:
+		parts = append(parts, "meta l4proto "+string(r.Proto))
+	case config.ProtoTCPUDP:
+		parts = append(parts, "meta l4proto { tcp, udp }")
+	}
+	addrs := func(field string, list []config.AddrMatch) {
+		if len(list) == 0 {
+			return
+		}
+		var items []string
+		for _, a := range list {
+			if a.IsRange() {
+				items = append(items, a.From.String()+"-"+a.To.String())
+			} else {
+				items = append(items, prefixString(a.Prefix))
+			}
+		}
+		parts = append(parts, field+" "+set(items))
+	}
+	addrs("ip saddr", r.SrcIP)
+	addrs("ip daddr", r.DestIP)
+	ports := func(field string, list []config.PortRange) {
+		if len(list) == 0 {
+			return
+		}
+		var items []string
+		for _, p := range list {
+			s := strconv.Itoa(int(p.From))
+			if p.To != p.From {
+				s += "-" + strconv.Itoa(int(p.To))
+			}
+			items = append(items, s)
+		}
+		// th: the transport header; the proto match above guarantees
+		// TCP or UDP (the config refuses ports with other protocols).
+		parts = append(parts, field+" "+set(items))
+	}
+	ports("th sport", r.SrcPort)
+	ports("th dport", r.DestPort)
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, " ") + " "
+}
+
+func set(items []string) string {
+	if len(items) == 1 {
+		return items[0]
+	}
+	return "{ " + strings.Join(items, ", ") + " }"
+}
+
+func prefixString(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.Masked().String()
+}
