@@ -32,8 +32,9 @@ func Prefix() string {
 // Tools runs the kit's shell helpers (lib.sh) for one test. Every call
 // shares the test's session, so Cleanup stops exactly what the test started.
 type Tools struct {
-	lib  string
-	sess string
+	lib   string
+	sess  string
+	state string // the kit's state directory (OW_STATE_BASE), one per Tools
 }
 
 var sessions atomic.Int64
@@ -52,8 +53,17 @@ func New(t testing.TB) *Tools {
 	if os.Geteuid() != 0 {
 		Unavailable(t, "openwrt-tools need root (namespaces and mounts)")
 	}
-	o := &Tools{lib: lib, sess: fmt.Sprintf("wanlb-%d-%d-%s", os.Getpid(), sessions.Add(1), sanitize(t.Name()))}
-	t.Cleanup(func() { _ = o.Cmd("ow_down").Run() })
+	n := sessions.Add(1)
+	// Each Tools gets its own state directory: the kit's ow_down removes
+	// the shared one's subdirectories when they look empty, which races
+	// with another package's tests creating theirs (go test runs packages
+	// in parallel). Short, because unix socket paths live below it.
+	o := &Tools{lib: lib, sess: fmt.Sprintf("wanlb-%d-%d-%s", os.Getpid(), n, sanitize(t.Name())),
+		state: filepath.Join(os.TempDir(), fmt.Sprintf("owt-%d-%d", os.Getpid(), n))}
+	t.Cleanup(func() {
+		_ = o.Cmd("ow_down").Run()
+		os.RemoveAll(o.state)
+	})
 	return o
 }
 
@@ -116,7 +126,7 @@ func sanitize(s string) string {
 // Pass values as arguments, never spliced into script.
 func (o *Tools) Cmd(script string, args ...string) *exec.Cmd {
 	c := exec.Command("bash", append([]string{"-c", `source "$0" && ` + script, o.lib}, args...)...)
-	c.Env = append(os.Environ(), "OW_SESSION="+o.sess)
+	c.Env = append(os.Environ(), "OW_SESSION="+o.sess, "OW_STATE_BASE="+o.state)
 	return c
 }
 
