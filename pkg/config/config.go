@@ -1,5 +1,5 @@
 // Package config turns a parsed UCI file into wanlb's typed configuration:
-// every section and option of the schema (DESIGN.md section 3), with
+// every section and option of the UCI schema (README, Configuration reference), with
 // defaults, and validation that reports every problem at once in the form
 // "wanlb.<section>.<option>: <problem> (got '<value>')".
 //

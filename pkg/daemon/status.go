@@ -10,7 +10,7 @@ import (
 	"github.com/wanlb/wanlb/pkg/dataplane"
 )
 
-// Status is what `wanlb status --json` prints (DESIGN section 4).
+// Status is what `wanlb status --json` prints (README, Command line).
 type Status struct {
 	Hostname string      `json:"hostname"`
 	PID      int         `json:"pid"`
