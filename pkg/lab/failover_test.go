@@ -49,6 +49,10 @@ type daemonRun struct {
 	runDir    string
 	proc      *lab.Process
 	stopped   bool
+	// ubusRun, when set, is the directory the daemon sees as /run: the
+	// kit's ubusd for the router, with the netifd stand-in, listens in
+	// it where OpenWrt's does (/var/run/ubus/ubus.sock).
+	ubusRun string
 }
 
 // startDaemon builds the lab's DNS target and runs `wanlb daemon` in the
@@ -62,10 +66,7 @@ func startDaemon(t testing.TB, l *lab.Lab, configText string) *daemonRun {
 	failoverDNS(t, l)
 	d := &daemonRun{t: t, l: l, bin: bin, configDir: t.TempDir(), runDir: t.TempDir()}
 	d.writeConfig(configText)
-	d.proc, err = l.Start(l.Router, bin, "--config-dir", d.configDir, "--run-dir", d.runDir, "daemon")
-	if err != nil {
-		t.Fatal(err)
-	}
+	d.start()
 	t.Cleanup(func() {
 		d.stop()
 		if t.Failed() {
@@ -114,7 +115,19 @@ func (d *daemonRun) stop() {
 func (d *daemonRun) restart() {
 	d.t.Helper()
 	d.stop()
-	p, err := d.l.Start(d.l.Router, d.bin, "--config-dir", d.configDir, "--run-dir", d.runDir, "daemon")
+	d.start()
+}
+
+// start runs `wanlb daemon` in the router namespace. With ubusRun it runs
+// in a mount namespace of its own (`ip netns exec` makes one) in which
+// ubusRun is /run, so that it finds ubusd where it looks on OpenWrt.
+func (d *daemonRun) start() {
+	d.t.Helper()
+	args := []string{d.bin, "--config-dir", d.configDir, "--run-dir", d.runDir, "daemon"}
+	if d.ubusRun != "" {
+		args = append([]string{"sh", "-c", `mount --bind "$0" /run && exec "$@"`, d.ubusRun}, args...)
+	}
+	p, err := d.l.Start(d.l.Router, args[0], args[1:]...)
 	if err != nil {
 		d.t.Fatal(err)
 	}
