@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/internal/netifdtest"
 	"github.com/wanlb/wanlb/internal/openwrttest"
 	"github.com/wanlb/wanlb/pkg/lab"
@@ -110,7 +111,7 @@ func balanced(t *testing.T, l *lab.Lab, within time.Duration, want ...int) {
 }
 
 func TestDaemonLifecycle(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	ow := openwrttest.New(t)
 	ubus := serveNetifd(t, l, ow, 1, 2)
@@ -351,7 +352,7 @@ func alive(pid string) bool {
 // it removed its rules. One hook backgrounds a sleep and exits (the sleep
 // holds the hook's output pipe); the other is still waiting for its sleep.
 func TestDaemonStopsDespiteHooks(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	dir := t.TempDir()
 	pids, hook := filepath.Join(dir, "pids"), filepath.Join(dir, "hook.sh")

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/internal/netifdtest"
 	"github.com/wanlb/wanlb/internal/openwrttest"
 	"github.com/wanlb/wanlb/pkg/lab"
@@ -125,7 +126,7 @@ func viaISP(t *testing.T, l *lab.Lab, resolver *lab.Process, ns string, seq *int
 }
 
 func TestDNSFollowsFailover(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	resolver := dnsResolver(t, l)
 	ifaces := map[string]netifd.Interface{}

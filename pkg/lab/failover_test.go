@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/daemon"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
@@ -198,7 +199,7 @@ func counts(t *testing.T, l *lab.Lab, n int) map[int]int {
 }
 
 func TestFailoverBlackholeAndRecovery(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 3})
 	hookOut := filepath.Join(t.TempDir(), "hook.log")
 	hook := filepath.Join(t.TempDir(), "hook.sh")
@@ -231,7 +232,7 @@ func TestFailoverBlackholeAndRecovery(t *testing.T) {
 }
 
 func TestFailoverCarrierLossIsImmediate(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	// A 10 s interval: probes alone would need 30 s to notice.
 	slow := strings.ReplaceAll(targets, "'manual'\n", "'manual'\n\toption interval '10'\n\toption up '1'\n")
@@ -320,7 +321,7 @@ func TestFailoverMovesUDPFlow(t *testing.T) {
 }
 
 func udpFailover(t *testing.T, flush int) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	d := startDaemon(t, l, fmt.Sprintf("config globals 'globals'\n\toption flush_conntrack '%d'\n\n", flush)+labWANs(l, nil))
 	d.waitAllOnline(15 * time.Second)
@@ -363,7 +364,7 @@ func udpFailover(t *testing.T, flush int) {
 }
 
 func TestLinkBackupRevert(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	entry := func(revert int) string {
 		return labWANs(l, nil) + fmt.Sprintf("config link_backup\n\tlist primary 'wan1'\n\tlist backup 'wan2'\n\toption revert '%d'\n", revert)
@@ -414,7 +415,7 @@ func TestLinkBackupRevert(t *testing.T) {
 }
 
 func TestLinkBackupTriggerAll(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 3})
 	d := startDaemon(t, l, labWANs(l, nil)+"config link_backup\n\tlist primary 'wan1'\n\tlist primary 'wan2'\n\tlist backup 'wan3'\n\toption trigger 'all'\n")
 	d.waitAllOnline(15 * time.Second)
@@ -431,7 +432,7 @@ func TestLinkBackupTriggerAll(t *testing.T) {
 }
 
 func TestLossDoesNotFlap(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	d := startDaemon(t, l, labWANs(l, nil))
 	d.waitAllOnline(15 * time.Second)
@@ -454,7 +455,7 @@ func TestLossDoesNotFlap(t *testing.T) {
 }
 
 func TestMaxLatency(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	var delay atomic.Int64
 	var ln net.Listener

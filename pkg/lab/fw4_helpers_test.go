@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/internal/openwrttest"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
@@ -39,7 +40,7 @@ func (o owFW4) Run(ns, confDir string, args ...string) (string, error) {
 // root or the openwrt-tools kit it skips (fails in CI).
 func newFW4Lab(t testing.TB, opts lab.Options) *lab.Lab {
 	t.Helper()
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	opts.FW4 = owFW4{openwrttest.New(t)}
 	if opts.ConnectTimeout == 0 {
 		// Lab RTTs are microseconds; a dropped SYN costs a poll this much.

@@ -94,8 +94,14 @@ func (c Client) Status(ctx context.Context, name string) (Interface, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(parent, timeout)
+	// Whose deadline ends the call decides the error: the caller's is
+	// theirs to report; ours says netifd did not answer.
+	deadline := time.Now().Add(timeout)
+	ours := true
+	if d, ok := ctx.Deadline(); ok && !deadline.Before(d) {
+		ours = false
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
 	object := "network.interface." + name
@@ -106,7 +112,7 @@ func (c Client) Status(ctx context.Context, name string) (Interface, error) {
 	case err == nil:
 	case errors.Is(err, ubus.StatusNotFound):
 		return Interface{}, fmt.Errorf("netifd: %s: %w (%w)", what, ErrNotFound, err)
-	case errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil:
+	case errors.Is(err, context.DeadlineExceeded) && ours:
 		return Interface{}, fmt.Errorf("netifd: %s: no answer within %v: %w", what, timeout, err)
 	default:
 		return Interface{}, fmt.Errorf("netifd: %s: %w", what, err)

@@ -142,4 +142,3 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
-

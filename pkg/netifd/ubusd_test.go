@@ -50,6 +50,9 @@ func TestStatusRealUbusd(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := ow.Netifd(t, ow.Namespace(t), dump)
+	// From here on, a lookup that still ran the ubus CLI (or anything
+	// else) would fail: PATH is empty.
+	t.Setenv("PATH", t.TempDir())
 	c := netifd.Client{Socket: filepath.Join(run, "ubus", "ubus.sock"), Timeout: 10 * time.Second}
 	if !netifd.Available(c.Socket) {
 		t.Fatalf("Available(%s) = false with ubusd running", c.Socket)
