@@ -12,8 +12,8 @@ import (
 	"github.com/wanlb/wanlb/internal/openwrttest"
 )
 
-// Tools is what a lab runs besides Go code.
-var Tools = []string{"ip", "iptables", "iptables-restore", "nft", "tc"}
+// tools are what a lab runs besides Go code.
+var tools = []string{"ip", "iptables", "iptables-restore", "nft", "tc"}
 
 // RequireRoot stops a test that needs a lab when the process cannot build
 // one. Outside CI it skips, so `go test ./...` stays green for developers
@@ -27,7 +27,7 @@ func RequireRoot(t testing.TB) {
 			"); network namespaces, veths, nftables and iptables need root (run as root, e.g. sudo go test)")
 		return
 	}
-	for _, tool := range Tools {
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			openwrttest.Unavailable(t, "lab test: required tool "+tool+" not found in PATH: "+err.Error())
 			return
