@@ -79,6 +79,17 @@ func (o *Tools) RPCDDown(t testing.TB, sock string) {
 // namespace of its own, which it creates and removes.
 func (o *Tools) Ubusd(t testing.TB) string {
 	t.Helper()
+	ns := o.Namespace(t)
+	conf := t.TempDir()
+	out := o.Run(t, `ow_fw4 "$1" "$2" print >/dev/null && printf '%s' "$OW_STATE_BASE/ns/$1/run/ubus/ubus.sock"`, ns, conf)
+	return strings.TrimSpace(out)
+}
+
+// Namespace creates an empty network namespace for the test's kit
+// processes (the kit keeps one ubusd per namespace) and removes it when
+// the test ends.
+func (o *Tools) Namespace(t testing.TB) string {
+	t.Helper()
 	ns := fmt.Sprintf("owub%dn%d", os.Getpid(), sessions.Add(1))
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v\n%s", ns, err, out)
@@ -86,7 +97,5 @@ func (o *Tools) Ubusd(t testing.TB) string {
 	// Runs before ow_down's cleanup: the processes inside keep the
 	// namespace alive until ow_down stops them.
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	conf := t.TempDir()
-	out := o.Run(t, `ow_fw4 "$1" "$2" print >/dev/null && printf '%s' "$OW_STATE_BASE/ns/$1/run/ubus/ubus.sock"`, ns, conf)
-	return strings.TrimSpace(out)
+	return ns
 }

@@ -66,7 +66,7 @@ type Env struct {
 // DefaultEnv is the real environment.
 func DefaultEnv() Env {
 	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Kernel: dataplane.NewKernel, Backend: dataplane.ChooseBackend, BackendUsable: dataplane.BackendUsable, Carrier: sysfsCarrier, Now: time.Now,
-		Netifd: ubusNetifd()}
+		Netifd: ubusNetifd("")}
 }
 
 // Run runs the command line args (without the program name).

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
@@ -17,7 +16,6 @@ import (
 	"github.com/wanlb/wanlb/pkg/config"
 	"github.com/wanlb/wanlb/pkg/daemon"
 	"github.com/wanlb/wanlb/pkg/dataplane"
-	"github.com/wanlb/wanlb/pkg/netifd"
 )
 
 // daemonCmd runs the daemon until SIGTERM or SIGINT (which remove wanlb's
@@ -52,17 +50,16 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	defer closeFn()
 	log.Info("firewall backend: " + dp.Backend())
 	k := daemon.Kernel{DataPlane: dp}
-	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers.
-	if path, err := exec.LookPath("ubus"); err == nil {
-		k.Netifd = netifd.Client{UbusPath: path}.Status
-	}
+	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level}
+	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers;
+	// it is asked over the ubusd socket rpcd logins use.
+	k.Netifd = ubusNetifd(opts.UbusSocket)
 	if ct, err := dataplane.NewConntrack(); err != nil {
 		log.Warn("conntrack unavailable, offline WANs keep their connections: " + err.Error())
 	} else {
 		defer ct.Close()
 		k.Conntrack = ct
 	}
-	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level}
 	d := daemon.New(opts, k)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"time"
 
 	"github.com/wanlb/wanlb/pkg/config"
@@ -11,10 +10,11 @@ import (
 	"github.com/wanlb/wanlb/pkg/netifd"
 )
 
-// ubusNetifd asks OpenWrt's netifd over ubus; nil where there is none.
-func ubusNetifd() func(ctx context.Context, name string) (netifd.Interface, error) {
-	if path, err := exec.LookPath("ubus"); err == nil {
-		return netifd.Client{UbusPath: path}.Status
+// ubusNetifd asks OpenWrt's netifd over ubusd's socket (empty: the
+// default); nil where there is no ubusd (not OpenWrt), decided once.
+func ubusNetifd(socket string) func(ctx context.Context, name string) (netifd.Interface, error) {
+	if netifd.Available(socket) {
+		return netifd.Client{Socket: socket}.Status
 	}
 	return nil
 }

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/daemon"
-	"github.com/wanlb/wanlb/pkg/lab"
 )
 
 // syncBuffer collects the demo's output from several goroutines.
@@ -60,7 +60,7 @@ func TestUsage(t *testing.T) {
 // namespace, breaks and heals ISP 2, stops it and checks that nothing is
 // left.
 func TestDemo(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	if c, err := net.DialTimeout("tcp", DefaultListen, time.Second); err == nil {
 		c.Close()
 		t.Fatalf("%s is in use (a running `make demo`?); the demo test needs it free", DefaultListen)

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
+	"github.com/wanlb/wanlb/internal/netifdtest"
+	"github.com/wanlb/wanlb/internal/openwrttest"
 	"github.com/wanlb/wanlb/pkg/lab"
 	"github.com/wanlb/wanlb/pkg/netifd"
 )
@@ -32,15 +35,17 @@ func netifdWANs(l *lab.Lab, weights ...int) string {
 	return b.String()
 }
 
-// fakeNetifd writes a stand-in ubus answering like netifd for the lab's
-// WANs; up lists the ISPs whose interface is up.
-func fakeNetifd(t *testing.T, l *lab.Lab, dir string, up ...int) {
-	fakeNetifdGW(t, l, dir, nil, up...)
+// serveNetifd has the kit's netifd stand-in, on a real ubusd for the
+// router, answer for the lab's WANs; up lists the ISPs whose interface is
+// up. Called again, it changes the answers (netifd after an event). It
+// returns the directory the daemon must see as /run.
+func serveNetifd(t *testing.T, l *lab.Lab, ow *openwrttest.Tools, up ...int) string {
+	return serveNetifdGW(t, l, ow, nil, up...)
 }
 
-// fakeNetifdGW is fakeNetifd with some gateways replaced (a DHCP renewal
-// that moved the gateway).
-func fakeNetifdGW(t *testing.T, l *lab.Lab, dir string, gateways map[int]netip.Addr, up ...int) {
+// serveNetifdGW is serveNetifd with some gateways replaced (a DHCP
+// renewal that moved the gateway).
+func serveNetifdGW(t *testing.T, l *lab.Lab, ow *openwrttest.Tools, gateways map[int]netip.Addr, up ...int) string {
 	ifaces := map[string]netifd.Interface{}
 	for _, isp := range l.ISPs {
 		ifc := netifd.Interface{Name: fmt.Sprintf("wan%d", isp.Index)}
@@ -57,21 +62,20 @@ func fakeNetifdGW(t *testing.T, l *lab.Lab, dir string, gateways map[int]netip.A
 		}
 		ifaces[ifc.Name] = ifc
 	}
-	if _, err := netifd.FakeUbusScript(dir, ifaces); err != nil {
-		t.Fatal(err)
-	}
+	return netifdtest.Serve(t, ow, l.Router, ifaces)
 }
 
-// startDaemonWithUbus runs the daemon with the stand-in ubus first on PATH.
-func startDaemonWithUbus(t *testing.T, l *lab.Lab, ubusDir, config string) *daemonRun {
+// startDaemonWithUbus runs the daemon with ubusRun (from serveNetifd) as
+// its /run.
+func startDaemonWithUbus(t *testing.T, l *lab.Lab, ubusRun, config string) *daemonRun {
 	bin, err := buildOnce()
 	if err != nil {
 		t.Fatal(err)
 	}
 	failoverDNS(t, l)
-	d := &daemonRun{t: t, l: l, bin: bin, configDir: t.TempDir(), runDir: t.TempDir()}
+	d := &daemonRun{t: t, l: l, bin: bin, configDir: t.TempDir(), runDir: t.TempDir(), ubusRun: ubusRun}
 	d.writeConfig(config)
-	d.start(ubusDir)
+	d.start()
 	t.Cleanup(func() {
 		d.stop()
 		if t.Failed() {
@@ -79,16 +83,6 @@ func startDaemonWithUbus(t *testing.T, l *lab.Lab, ubusDir, config string) *daem
 		}
 	})
 	return d
-}
-
-func (d *daemonRun) start(ubusDir string) {
-	var err error
-	d.stopped = false
-	d.proc, err = d.l.Start(d.l.Router, "env", "PATH="+ubusDir+":"+os.Getenv("PATH"), d.bin,
-		"--config-dir", d.configDir, "--run-dir", d.runDir, "daemon")
-	if err != nil {
-		d.t.Fatal(err)
-	}
 }
 
 // cli runs a wanlb command in the router namespace.
@@ -117,10 +111,10 @@ func balanced(t *testing.T, l *lab.Lab, within time.Duration, want ...int) {
 }
 
 func TestDaemonLifecycle(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
-	ubus := t.TempDir()
-	fakeNetifd(t, l, ubus, 1, 2)
+	ow := openwrttest.New(t)
+	ubus := serveNetifd(t, l, ow, 1, 2)
 	if _, err := l.Exec(l.Internet, "ip", "addr", "add", "198.18.100.53/32", "dev", "lo"); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +216,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	balanced(t, l, 5*time.Second, 1, 2)
 
 	// Hotplug: netifd says wan2 went down.
-	fakeNetifd(t, l, ubus, 1)
+	serveNetifd(t, l, ow, 1)
 	if out, err := d.cli("hotplug", "ifdown", "wan2"); err != nil {
 		t.Fatalf("hotplug: %v\n%s", err, out)
 	}
@@ -230,7 +224,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	if c := counts(t, l, 40); c[1] != 40 {
 		t.Errorf("with wan2 down in netifd, connections went %v", c)
 	}
-	fakeNetifd(t, l, ubus, 1, 2)
+	serveNetifd(t, l, ow, 1, 2)
 	d.cli("hotplug", "ifup", "wan2")
 	d.waitState("wan2", "online", 15*time.Second)
 
@@ -238,7 +232,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	if _, err := l.Exec(l.ISPs[1].NS, "ip", "addr", "add", "198.18.12.254/24", "dev", "r0"); err != nil {
 		t.Fatal(err)
 	}
-	fakeNetifdGW(t, l, ubus, map[int]netip.Addr{2: netip.MustParseAddr("198.18.12.254")}, 1, 2)
+	serveNetifdGW(t, l, ow, map[int]netip.Addr{2: netip.MustParseAddr("198.18.12.254")}, 1, 2)
 	if out, err := d.cli("hotplug", "ifupdate", "wan2"); err != nil {
 		t.Fatalf("hotplug ifupdate: %v\n%s", err, out)
 	}
@@ -290,7 +284,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	// so a fresh assignment would give it wan1's mark and move wan1's
 	// connections to wan2. Adoption keeps every WAN's mark.
 	d.writeConfig("config wan 'wan2'\n\toption weight '1'\n" + targets + "\nconfig wan 'wan1'\n\toption weight '3'\n" + targets)
-	d.start(ubus)
+	d.start()
 	d.waitAllOnline(15 * time.Second)
 	moreOK(10, "after the restart")
 	close(stop)
@@ -358,7 +352,7 @@ func alive(pid string) bool {
 // it removed its rules. One hook backgrounds a sleep and exits (the sleep
 // holds the hook's output pipe); the other is still waiting for its sleep.
 func TestDaemonStopsDespiteHooks(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	dir := t.TempDir()
 	pids, hook := filepath.Join(dir, "pids"), filepath.Join(dir, "hook.sh")

@@ -16,6 +16,9 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/wanlb/wanlb/internal/labtest"
+	"github.com/wanlb/wanlb/internal/netifdtest"
+	"github.com/wanlb/wanlb/internal/openwrttest"
 	"github.com/wanlb/wanlb/pkg/lab"
 	"github.com/wanlb/wanlb/pkg/netifd"
 )
@@ -123,10 +126,9 @@ func viaISP(t *testing.T, l *lab.Lab, resolver *lab.Process, ns string, seq *int
 }
 
 func TestDNSFollowsFailover(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	resolver := dnsResolver(t, l)
-	ubus := t.TempDir()
 	ifaces := map[string]netifd.Interface{}
 	for _, isp := range l.ISPs {
 		ifc := netifd.Interface{Name: fmt.Sprintf("wan%d", isp.Index), Up: true, Device: isp.RouterDev, Gateway: isp.Gateway}
@@ -135,9 +137,7 @@ func TestDNSFollowsFailover(t *testing.T) {
 		}
 		ifaces[ifc.Name] = ifc
 	}
-	if _, err := netifd.FakeUbusScript(ubus, ifaces); err != nil {
-		t.Fatal(err)
-	}
+	ubus := netifdtest.Serve(t, openwrttest.New(t), l.Router, ifaces)
 	d := startDaemonWithUbus(t, l, ubus, netifdWANs(l))
 	d.waitAllOnline(15 * time.Second)
 

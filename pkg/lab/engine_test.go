@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/config"
 	"github.com/wanlb/wanlb/pkg/dataplane"
 	"github.com/wanlb/wanlb/pkg/lab"
@@ -66,7 +67,7 @@ func eachBackend(t *testing.T, f func(t *testing.T, backend string)) {
 // (globals.backend).
 func newEngineWith(t testing.TB, opts lab.Options, backend string) *engine {
 	t.Helper()
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l, err := lab.New(opts)
 	if err != nil {
 		t.Fatalf("lab: %v", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
 
@@ -117,7 +118,7 @@ func lossChanges(b *testing.B, dur time.Duration) int {
 // apart and labelled as such, worst cases computed from settings (wanlb's
 // and mwan3's, which is not run here).
 func BenchmarkFailover(b *testing.B) {
-	lab.RequireRoot(b)
+	labtest.RequireRoot(b)
 	const runs = 3
 	// The side-by-side runs come first: they need the openwrt-tools kit,
 	// which is the likelier thing to be missing.

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/daemon"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
@@ -49,6 +50,10 @@ type daemonRun struct {
 	runDir    string
 	proc      *lab.Process
 	stopped   bool
+	// ubusRun, when set, is the directory the daemon sees as /run: the
+	// kit's ubusd for the router, with the netifd stand-in, listens in
+	// it where OpenWrt's does (/var/run/ubus/ubus.sock).
+	ubusRun string
 }
 
 // startDaemon builds the lab's DNS target and runs `wanlb daemon` in the
@@ -62,10 +67,7 @@ func startDaemon(t testing.TB, l *lab.Lab, configText string) *daemonRun {
 	failoverDNS(t, l)
 	d := &daemonRun{t: t, l: l, bin: bin, configDir: t.TempDir(), runDir: t.TempDir()}
 	d.writeConfig(configText)
-	d.proc, err = l.Start(l.Router, bin, "--config-dir", d.configDir, "--run-dir", d.runDir, "daemon")
-	if err != nil {
-		t.Fatal(err)
-	}
+	d.start()
 	t.Cleanup(func() {
 		d.stop()
 		if t.Failed() {
@@ -114,7 +116,19 @@ func (d *daemonRun) stop() {
 func (d *daemonRun) restart() {
 	d.t.Helper()
 	d.stop()
-	p, err := d.l.Start(d.l.Router, d.bin, "--config-dir", d.configDir, "--run-dir", d.runDir, "daemon")
+	d.start()
+}
+
+// start runs `wanlb daemon` in the router namespace. With ubusRun it runs
+// in a mount namespace of its own (`ip netns exec` makes one) in which
+// ubusRun is /run, so that it finds ubusd where it looks on OpenWrt.
+func (d *daemonRun) start() {
+	d.t.Helper()
+	args := []string{d.bin, "--config-dir", d.configDir, "--run-dir", d.runDir, "daemon"}
+	if d.ubusRun != "" {
+		args = append([]string{"sh", "-c", `mount --bind "$0" /run && exec "$@"`, d.ubusRun}, args...)
+	}
+	p, err := d.l.Start(d.l.Router, args[0], args[1:]...)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -185,7 +199,7 @@ func counts(t *testing.T, l *lab.Lab, n int) map[int]int {
 }
 
 func TestFailoverBlackholeAndRecovery(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 3})
 	hookOut := filepath.Join(t.TempDir(), "hook.log")
 	hook := filepath.Join(t.TempDir(), "hook.sh")
@@ -218,7 +232,7 @@ func TestFailoverBlackholeAndRecovery(t *testing.T) {
 }
 
 func TestFailoverCarrierLossIsImmediate(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	// A 10 s interval: probes alone would need 30 s to notice.
 	slow := strings.ReplaceAll(targets, "'manual'\n", "'manual'\n\toption interval '10'\n\toption up '1'\n")
@@ -307,7 +321,7 @@ func TestFailoverMovesUDPFlow(t *testing.T) {
 }
 
 func udpFailover(t *testing.T, flush int) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	d := startDaemon(t, l, fmt.Sprintf("config globals 'globals'\n\toption flush_conntrack '%d'\n\n", flush)+labWANs(l, nil))
 	d.waitAllOnline(15 * time.Second)
@@ -350,7 +364,7 @@ func udpFailover(t *testing.T, flush int) {
 }
 
 func TestLinkBackupRevert(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	entry := func(revert int) string {
 		return labWANs(l, nil) + fmt.Sprintf("config link_backup\n\tlist primary 'wan1'\n\tlist backup 'wan2'\n\toption revert '%d'\n", revert)
@@ -401,7 +415,7 @@ func TestLinkBackupRevert(t *testing.T) {
 }
 
 func TestLinkBackupTriggerAll(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 3})
 	d := startDaemon(t, l, labWANs(l, nil)+"config link_backup\n\tlist primary 'wan1'\n\tlist primary 'wan2'\n\tlist backup 'wan3'\n\toption trigger 'all'\n")
 	d.waitAllOnline(15 * time.Second)
@@ -418,7 +432,7 @@ func TestLinkBackupTriggerAll(t *testing.T) {
 }
 
 func TestLossDoesNotFlap(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	d := startDaemon(t, l, labWANs(l, nil))
 	d.waitAllOnline(15 * time.Second)
@@ -441,7 +455,7 @@ func TestLossDoesNotFlap(t *testing.T) {
 }
 
 func TestMaxLatency(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	var delay atomic.Int64
 	var ln net.Listener

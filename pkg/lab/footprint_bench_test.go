@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
 
@@ -43,7 +44,7 @@ func cpuSeconds(b *testing.B, pid int) float64 {
 // BenchmarkFootprint measures the daemon's memory and CPU with 4 WANs
 // probing 3 targets each every second (target: RSS at most 15 MB).
 func BenchmarkFootprint(b *testing.B) {
-	lab.RequireRoot(b)
+	labtest.RequireRoot(b)
 	l := newLab(b, lab.Options{ISPs: 4})
 	d := startDaemon(b, l, labWANs(l, nil))
 	defer d.stop()

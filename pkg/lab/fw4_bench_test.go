@@ -17,7 +17,7 @@ func BenchmarkFW4Repair(b *testing.B) {
 	l := newFW4Lab(b, lab.Options{ISPs: 2})
 	// Detection defaults (down 3): a WAN whose probes fail while wanlb's
 	// rules are missing may go offline, as it would on a router.
-	d, _ := startFW4Daemon(b, l, fw4WANs(l, ""))
+	d := startFW4Daemon(b, l, fw4WANs(l, ""))
 	backend := d.backend()
 	steps := fw4Steps(l)
 	type runs struct {

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/internal/openwrttest"
 	"github.com/wanlb/wanlb/pkg/lab"
-	"github.com/wanlb/wanlb/pkg/netifd"
 )
 
 // owFW4 runs fw4 for the lab through the openwrt-tools kit.
@@ -40,7 +40,7 @@ func (o owFW4) Run(ns, confDir string, args ...string) (string, error) {
 // root or the openwrt-tools kit it skips (fails in CI).
 func newFW4Lab(t testing.TB, opts lab.Options) *lab.Lab {
 	t.Helper()
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	opts.FW4 = owFW4{openwrttest.New(t)}
 	if opts.ConnectTimeout == 0 {
 		// Lab RTTs are microseconds; a dropped SYN costs a poll this much.
@@ -51,27 +51,21 @@ func newFW4Lab(t testing.TB, opts lab.Options) *lab.Lab {
 
 // startFW4Daemon runs the real daemon in the router of a fw4 lab as on a
 // router: WANs named like their netifd interfaces (wan1, wan2, ...), device
-// and gateway from a netifd stand-in, probes to the lab's internet. It
-// returns once every WAN is online.
-func startFW4Daemon(t testing.TB, l *lab.Lab, config string) (*daemonRun, string) {
+// and gateway from netifd (the kit's stand-in, on the ubusd fw4 uses,
+// answering from the router's network config), probes to the lab's
+// internet. It returns once every WAN is online.
+func startFW4Daemon(t testing.TB, l *lab.Lab, config string) *daemonRun {
 	t.Helper()
-	ubus := t.TempDir()
-	ifaces := map[string]netifd.Interface{}
-	for _, isp := range l.ISPs {
-		name := fmt.Sprintf("wan%d", isp.Index)
-		ifaces[name] = netifd.Interface{Name: name, Up: true, Device: isp.RouterDev, Gateway: isp.Gateway}
-	}
-	if _, err := netifd.FakeUbusScript(ubus, ifaces); err != nil {
-		t.Fatal(err)
-	}
 	bin, err := buildOnce()
 	if err != nil {
 		t.Fatal(err)
 	}
 	failoverDNS(t, l)
-	d := &daemonRun{t: t, l: l, bin: bin, configDir: t.TempDir(), runDir: t.TempDir()}
+	// The kit keeps one ubusd per namespace: the one fw4 in the router uses.
+	run := openwrttest.New(t).RunDir(t, l.Router)
+	d := &daemonRun{t: t, l: l, bin: bin, configDir: t.TempDir(), runDir: t.TempDir(), ubusRun: run}
 	d.writeConfig(config)
-	d.start(ubus)
+	d.start()
 	t.Cleanup(func() {
 		d.stop()
 		if t.Failed() {
@@ -79,7 +73,7 @@ func startFW4Daemon(t testing.TB, l *lab.Lab, config string) (*daemonRun, string
 		}
 	})
 	d.waitAllOnline(20 * time.Second)
-	return d, ubus
+	return d
 }
 
 // fw4WANs is the config of WANs wan1..wanN as on a router (device and

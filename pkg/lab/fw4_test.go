@@ -50,7 +50,7 @@ func TestFW4BalancingAndFailover(t *testing.T) {
 		t.Fatal("a forward through wan2 worked without wanlb; the test proves nothing")
 	}
 
-	d, _ := startFW4Daemon(t, l, fw4WANs(l, "", 3, 1))
+	d := startFW4Daemon(t, l, fw4WANs(l, "", 3, 1))
 	t.Logf("daemon backend: %s", d.backend())
 	const n = 400
 	c := counts(t, l, n)
@@ -91,7 +91,7 @@ func TestFW4CommandsRepair(t *testing.T) {
 	// rp_filter (nothing restores their mark), and a WAN that goes offline
 	// makes the daemon apply everything again: with down '10' that cannot
 	// happen within the deadline, so only the repair can pass this test.
-	d, _ := startFW4Daemon(t, l, fw4WANs(l, "\toption down '10'\n"))
+	d := startFW4Daemon(t, l, fw4WANs(l, "\toption down '10'\n"))
 	backend := d.backend()
 	table := wanlbTable(backend)
 	t.Logf("daemon backend %s, its rules in table %s", backend, table)
@@ -149,7 +149,7 @@ func TestFW4StopLeavesFW4Alone(t *testing.T) {
 		t.Fatalf("fw4 alone: want only table inet fw4, have\n%s", rsBefore)
 	}
 
-	d, ubus := startFW4Daemon(t, l, fw4WANs(l, ""))
+	d := startFW4Daemon(t, l, fw4WANs(l, ""))
 	backend := d.backend()
 	balanced(t, l, 5*time.Second, 1, 2)
 
@@ -195,7 +195,7 @@ func TestFW4StopLeavesFW4Alone(t *testing.T) {
 	check("SIGTERM")
 
 	// A crash leaves the state behind; `wanlb flush` removes it.
-	d.start(ubus)
+	d.start()
 	d.waitAllOnline(20 * time.Second)
 	balanced(t, l, 5*time.Second, 1, 2)
 	if err := d.proc.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -220,7 +220,7 @@ func TestFW4StopLeavesFW4Alone(t *testing.T) {
 func TestFW4NoXtablesTables(t *testing.T) {
 	l := newFW4Lab(t, lab.Options{ISPs: 2})
 	w := watchXtables(t, l)
-	d, _ := startFW4Daemon(t, l, fw4WANs(l, ""))
+	d := startFW4Daemon(t, l, fw4WANs(l, ""))
 	backend := d.backend()
 	balanced(t, l, 5*time.Second, 1, 2)
 	d.reload(fw4WANs(l, "", 3, 1))

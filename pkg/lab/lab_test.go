@@ -13,12 +13,13 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"github.com/wanlb/wanlb/internal/labtest"
 )
 
 var labRange = netip.MustParsePrefix("198.18.0.0/15")
 
 // requireRoot is the package-local spelling used by these tests.
-func requireRoot(t testing.TB) { t.Helper(); RequireRoot(t) }
+func requireRoot(t testing.TB) { t.Helper(); labtest.RequireRoot(t) }
 
 // newLab builds a lab and registers its Close with the test.
 func newLab(t *testing.T, opts Options) *Lab {

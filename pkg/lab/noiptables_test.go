@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
 
@@ -54,7 +55,7 @@ func recorded(t *testing.T, record string) string {
 }
 
 func TestDaemonWithoutIPTables(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	wrap, record := noIPTables(t)
 	bin, err := buildOnce()

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/config"
 	"github.com/wanlb/wanlb/pkg/lab"
 	"github.com/wanlb/wanlb/pkg/probe"
@@ -38,7 +39,7 @@ func probeLabVia(k int) probe.Via {
 }
 
 func TestProbeLeavesThroughItsWAN(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l, err := lab.New(lab.Options{ISPs: 3})
 	if err != nil {
 		t.Fatalf("lab: %v", err)

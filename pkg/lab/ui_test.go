@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/auth"
 	"github.com/wanlb/wanlb/pkg/lab"
 	"github.com/wanlb/wanlb/pkg/uciconf"
@@ -59,7 +60,7 @@ func requireBrowser(t *testing.T) string {
 // against the real daemon in the router, and checks the results on real
 // traffic and in the config file.
 func TestWebUI(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	dir := requireBrowser(t)
 	l := newLab(t, lab.Options{ISPs: 2})
 	hash, err := auth.HashSHA512Crypt(uiPassword)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
 
@@ -29,7 +30,7 @@ const (
 // meanwhile (target: growth at most 8 MB; 2,000 connections grew it by
 // 37 MB before the UI capped connections).
 func BenchmarkUIFlood(b *testing.B) {
-	lab.RequireRoot(b)
+	labtest.RequireRoot(b)
 	l := newLab(b, lab.Options{ISPs: 1})
 	d := startDaemon(b, l, labWANs(l, nil)+"config ui 'ui'\n\tlist listen '198.18.1.1:8088'\n")
 	defer d.stop()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/lab"
 )
 
@@ -18,7 +19,7 @@ import (
 // 0.0.0.0 would take IPv6 too). It answers only requests naming the
 // router (DNS rebinding), and a login only as JSON.
 func TestUIListenWildcard(t *testing.T) {
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 1})
 	// The lab turns IPv6 off; the router's loopback gets it back (::1).
 	if out, err := l.Exec(l.Router, "sysctl", "-w", "net.ipv6.conf.lo.disable_ipv6=0"); err != nil {

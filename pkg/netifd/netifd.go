@@ -1,13 +1,16 @@
-// Package netifd asks OpenWrt's netifd (through the ubus CLI) for a logical interface's state: its L3 device, default gateway, whether it is up, and the DNS servers it learned.
+// Package netifd asks OpenWrt's netifd (over ubus, with package ubus: no
+// process is started) for a logical interface's state: its L3 device,
+// default gateway, whether it is up, and the DNS servers it learned.
 //
-// The JSON read here is what netifd's netifd_dump_status (ubus.c) prints for
-// `ubus call network.interface.<name> status`: "up", "pending", "available",
+// The reply read here is what netifd's netifd_dump_status (ubus.c) answers
+// to `network.interface.<name> status`: "up", "pending", "available",
 // "autostart", "dynamic", then, only while the interface is up, "uptime" and
 // "l3_device"; "proto" and "device" when known; while up, "metric",
 // "ipv4-address", "ipv6-address", "route", "dns-server", "dns-search" and
 // "inactive" (the same lists for things netifd holds but has not applied);
 // always "data". A route is {"target", "mask", "nexthop", "source"} plus
-// "metric", "table", "mtu", "type" and "valid" when set.
+// "metric", "table", "mtu", "type" and "valid" when set. Parse reads it as
+// the ubus CLI prints it (JSON); Client.Status gets it from ubusd natively.
 package netifd
 
 import (
@@ -17,12 +20,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os/exec"
-	"strings"
-	"syscall"
+	"os"
 	"time"
 
 	"github.com/wanlb/wanlb/pkg/config"
+	"github.com/wanlb/wanlb/pkg/ubus"
 	"github.com/wanlb/wanlb/pkg/uciconf"
 )
 
@@ -45,126 +47,87 @@ type Interface struct {
 }
 
 // ErrNotFound is returned (wrapped) by Client.Status when netifd has no
-// interface of that name: ubus exits 4, UBUS_STATUS_NOT_FOUND.
+// interface of that name: ubusd knows no object network.interface.<name>.
 var ErrNotFound = errors.New("no such netifd interface")
 
-// Defaults of Client.
-const (
-	DefaultUbusPath = "ubus"
-	DefaultTimeout  = 3 * time.Second
-)
+// DefaultTimeout bounds one Client.Status when Client.Timeout is not set;
+// the ubus CLI would wait 30 s.
+const DefaultTimeout = 3 * time.Second
 
-// ubusNotFound is UBUS_STATUS_NOT_FOUND, which the ubus CLI returns as its
-// exit code (after printing "Command failed: Not found") when the object
-// does not exist.
-const ubusNotFound = 4
+// maxReply caps one message from ubusd: a status is a few kilobytes (more
+// with many IPv6 prefixes), and a broken or hostile peer must not make the
+// daemon hold a megabyte per lookup.
+const maxReply = 256 << 10
 
-// maxOutput bounds what is read from ubus: a status is a few kilobytes, and
-// a broken or hostile stand-in must not make the daemon hold megabytes.
-const maxOutput = 1 << 20
-
-// Client runs the ubus CLI. The zero value is ready to use.
+// Client asks netifd over ubusd's socket. The zero value is ready to use.
 type Client struct {
-	UbusPath string        // default "ubus", looked up on PATH
-	Timeout  time.Duration // default 3s; ubus itself would wait 30s
+	Socket  string        // ubusd's socket; "" is ubus.DefaultSocket
+	Timeout time.Duration // default DefaultTimeout
+}
+
+// Available reports whether ubusd's socket (socket, or ubus.DefaultSocket
+// when empty) exists: whether there is a netifd to ask on this machine at
+// all (an OpenWrt router), as opposed to one that does not answer now.
+func Available(socket string) bool {
+	if socket == "" {
+		socket = ubus.DefaultSocket
+	}
+	fi, err := os.Stat(socket)
+	return err == nil && fi.Mode()&os.ModeSocket != 0
 }
 
 // ValidName reports whether name may be asked for: a netifd interface is a
 // UCI section of /etc/config/network (or a dynamic one such as wan_6), so
-// [A-Za-z0-9_]+. Anything else is refused before a command is built.
+// [A-Za-z0-9_]+. Anything else is refused before ubusd is asked.
 func ValidName(name string) bool { return uciconf.ValidName(name) }
 
-// Status runs `ubus call network.interface.<name> status` and parses the
-// answer. An unknown interface gives an error wrapping ErrNotFound; a ubus
-// that does not answer within the timeout is killed (with any children) and
-// the error wraps context.DeadlineExceeded.
+// Status asks netifd for `network.interface.<name> status` and parses the
+// answer. An unknown interface gives an error wrapping ErrNotFound; a
+// ubusd or netifd that does not answer within the timeout gives one
+// wrapping context.DeadlineExceeded; a ubusd that is not running, one
+// wrapping ubus.ErrConnect.
 func (c Client) Status(ctx context.Context, name string) (Interface, error) {
 	if !ValidName(name) {
 		return Interface{}, fmt.Errorf("netifd: invalid interface name %q: must be letters, digits and _", name)
-	}
-	path := c.UbusPath
-	if path == "" {
-		path = DefaultUbusPath
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(parent, timeout)
+	// Whose deadline ends the call decides the error: the caller's is
+	// theirs to report; ours says netifd did not answer.
+	deadline := time.Now().Add(timeout)
+	ours := true
+	if d, ok := ctx.Deadline(); ok && !deadline.Before(d) {
+		ours = false
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
 	object := "network.interface." + name
-	what := "ubus call " + object + " status"
-	cmd := exec.CommandContext(ctx, path, "call", object, "status")
-	// Its own process group, so that a timeout kills a wrapper script's
-	// children too; WaitDelay so that a child still holding our pipes
-	// cannot keep Wait (and the daemon) blocked.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// The group may be gone already: killing the leader is enough then.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		return cmd.Process.Kill()
-	}
-	cmd.WaitDelay = 500 * time.Millisecond
-	stdout := &capped{max: maxOutput}
-	stderr := &capped{max: 4096}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-
-	err := cmd.Run()
-	if err != nil && ctx.Err() != nil {
-		if parent.Err() != nil {
-			return Interface{}, fmt.Errorf("netifd: %s: %w", what, parent.Err())
-		}
-		return Interface{}, fmt.Errorf("netifd: %s: no answer within %v: %w", what, timeout, ctx.Err())
-	}
-	if err != nil {
-		msg := strings.TrimSpace(stderr.buf.String())
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) && exitErr.ExitCode() == ubusNotFound {
-			return Interface{}, fmt.Errorf("netifd: %s: %w (%s)", what, ErrNotFound, orDefault(msg, "exit status 4"))
-		}
-		if msg != "" {
-			return Interface{}, fmt.Errorf("netifd: %s: %w: %s", what, err, msg)
-		}
+	what := object + " status"
+	bus := ubus.Client{Socket: c.Socket, Timeout: timeout, MaxReply: maxReply}
+	reply, err := bus.Call(ctx, object, "status", nil)
+	switch {
+	case err == nil:
+	case errors.Is(err, ubus.StatusNotFound):
+		return Interface{}, fmt.Errorf("netifd: %s: %w (%w)", what, ErrNotFound, err)
+	case errors.Is(err, context.DeadlineExceeded) && ours:
+		return Interface{}, fmt.Errorf("netifd: %s: no answer within %v: %w", what, timeout, err)
+	default:
 		return Interface{}, fmt.Errorf("netifd: %s: %w", what, err)
 	}
-	if stdout.overflow {
-		return Interface{}, fmt.Errorf("netifd: %s: answer longer than %d bytes", what, maxOutput)
+	// The reply decodes as the ubus CLI prints it; Parse reads that JSON,
+	// so the CLI's output (testdata) and the native path share one parser.
+	js, err := json.Marshal(reply)
+	if err != nil {
+		return Interface{}, fmt.Errorf("netifd: %s: %w", what, err)
 	}
-	iface, err := Parse(name, stdout.buf.Bytes())
+	iface, err := Parse(name, js)
 	if err != nil {
 		return Interface{}, fmt.Errorf("netifd: %s: %w", what, err)
 	}
 	return iface, nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-// capped is a buffer that keeps at most max bytes and remembers whether it
-// dropped any; it never fails a write, so the child is never blocked. (It
-// wraps rather than embeds bytes.Buffer: io.Copy would use the embedded
-// ReadFrom and bypass the cap.)
-type capped struct {
-	buf      bytes.Buffer
-	max      int
-	overflow bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	if room := c.max - c.buf.Len(); room < len(p) {
-		c.overflow = true
-		if room > 0 {
-			c.buf.Write(p[:room])
-		}
-		return len(p), nil
-	}
-	return c.buf.Write(p)
 }
 
 // status holds the keys of netifd's status that Parse reads; the others

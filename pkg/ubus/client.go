@@ -1,8 +1,8 @@
 // Package ubus is a small native client for OpenWrt's ubus message bus:
 // it speaks ubusd's wire protocol over the unix socket (HELLO, LOOKUP,
 // INVOKE, answered by DATA and STATUS messages carrying blob/blobmsg
-// attributes, as libubus does) so wanlb calls rpcd without running the
-// ubus CLI; netifd's objects answer the same way. Nothing it sends appears
+// attributes, as libubus does) so wanlb calls rpcd and netifd without
+// running the ubus CLI. Nothing it sends appears
 // in another process's argv or environment, every call is bounded by a
 // timeout and a message size cap, and a cancelled context ends a call at
 // once. Replies decode as the ubus CLI prints them as JSON: tables are

@@ -53,7 +53,7 @@ func TestRealRPCD(t *testing.T) {
 	}
 
 	// netifd's objects answer the same way (the kit's stand-in on a real
-	// ubusd): what moving pkg/netifd off the ubus CLI would call.
+	// ubusd), which pkg/netifd calls.
 	bare := ubus.Client{Socket: ow.Ubusd(t), Timeout: 10 * time.Second}
 	reply, err = bare.Call(ctx, "network.interface", "dump", nil)
 	if _, ok := reply["interface"].([]any); err != nil || !ok {

@@ -16,9 +16,9 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/wanlb/wanlb/internal/labtest"
 	"github.com/wanlb/wanlb/pkg/auth"
 	"github.com/wanlb/wanlb/pkg/config"
-	"github.com/wanlb/wanlb/pkg/lab"
 )
 
 // nsThread is one OS thread inside a network namespace of its own, where
@@ -33,7 +33,7 @@ func newNSThread(t *testing.T, prefixes ...string) *nsThread {
 		// the limiter's logic is arch-independent and runs there anyway.
 		t.Skipf("network namespace tests run natively only (GOARCH=%s)", runtime.GOARCH)
 	}
-	lab.RequireRoot(t)
+	labtest.RequireRoot(t)
 	th := &nsThread{work: make(chan func())}
 	ready := make(chan error)
 	go func() {
