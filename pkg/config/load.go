@@ -113,16 +113,16 @@ func (v *validator) globals(s *uciconf.Section) Globals {
 	r := v.section(s, "globals")
 	defer r.finish()
 	g := Globals{
-		Enabled:        r.boolean("enabled", true),
-		LoadBalancing:  r.boolean("load_balancing", true),
-		AppOptimized:   r.boolean("app_optimized", false),
-		BandwidthBased: r.boolean("bandwidth_based", false),
-		LastResort:     LastResort(r.oneOf("last_resort", "default", "default", "unreachable", "blackhole")),
-		FlushConntrack: r.boolean("flush_conntrack", true),
+		Enabled:        r.boolean("enabled"),
+		LoadBalancing:  r.boolean("load_balancing"),
+		AppOptimized:   r.boolean("app_optimized"),
+		BandwidthBased: r.boolean("bandwidth_based"),
+		LastResort:     LastResort(r.oneOf("last_resort")),
+		FlushConntrack: r.boolean("flush_conntrack"),
 		MarkMask:       0x3f000000,
-		Backend:        r.oneOf("backend", "auto", "auto", "nftables", "iptables"),
-		Hook:           r.str("hook", "/etc/wanlb.user"),
-		LogLevel:       r.oneOf("log_level", "info", "debug", "info", "warn", "error"),
+		Backend:        r.oneOf("backend"),
+		Hook:           r.str("hook"),
+		LogLevel:       r.oneOf("log_level"),
 	}
 	if m, ok := r.value("mark_mask"); ok {
 		if mask, err := parseMarkMask(m); err != nil {

@@ -16,14 +16,16 @@ type section struct {
 	v    *validator
 	s    *uciconf.Section // nil: the section is absent, defaults apply
 	id   string
+	typ  string // section type: the schema's options apply
 	used map[string]bool
 }
 
 func (v *validator) section(s *uciconf.Section, id string) *section {
+	typ := id // an absent section is one of the singletons, named after its type
 	if s != nil {
-		id = v.file.ID(s)
+		id, typ = v.file.ID(s), s.Type
 	}
-	return &section{v: v, s: s, id: id, used: map[string]bool{}}
+	return &section{v: v, s: s, id: id, typ: typ, used: map[string]bool{}}
 }
 
 // value returns a single-valued option.
@@ -67,11 +69,15 @@ func (r *section) list(name string) []string {
 	return out
 }
 
-func (r *section) str(name, def string) string {
+// spec returns the schema's declaration of an option of this section.
+func (r *section) spec(name string) Option { return mustSpec(r.typ, name) }
+
+// str returns a string option, or its default.
+func (r *section) str(name string) string {
 	if s, ok := r.value(name); ok {
 		return s
 	}
-	return def
+	return r.spec(name).Default
 }
 
 // ParseBool reads the boolean spellings UCI users write.
@@ -85,7 +91,8 @@ func ParseBool(s string) (bool, bool) {
 	return false, false
 }
 
-func (r *section) boolean(name string, def bool) bool {
+func (r *section) boolean(name string) bool {
+	def, _ := ParseBool(r.spec(name).Default)
 	s, ok := r.value(name)
 	if !ok {
 		return def
@@ -98,7 +105,11 @@ func (r *section) boolean(name string, def bool) bool {
 	return b
 }
 
-func (r *section) integer(name string, def, min, max int) int {
+// integer reads a whole number within the schema's limits.
+func (r *section) integer(name string) int {
+	o := r.spec(name)
+	def, _ := strconv.Atoi(o.Default)
+	min, max := int(o.Min), int(o.Max)
 	s, ok := r.value(name)
 	if !ok {
 		return def
@@ -116,7 +127,10 @@ func (r *section) integer(name string, def, min, max int) int {
 }
 
 // seconds reads a decimal number of seconds.
-func (r *section) seconds(name string, def, min, max time.Duration) time.Duration {
+func (r *section) seconds(name string) time.Duration {
+	o := r.spec(name)
+	f, _ := strconv.ParseFloat(o.Default, 64)
+	def, min, max := secondsOf(f), secondsOf(o.Min), secondsOf(o.Max)
 	s, ok := r.value(name)
 	if !ok {
 		return def
@@ -134,7 +148,9 @@ func (r *section) seconds(name string, def, min, max time.Duration) time.Duratio
 	return d
 }
 
-func (r *section) oneOf(name, def string, allowed ...string) string {
+func (r *section) oneOf(name string) string {
+	o := r.spec(name)
+	def, allowed := o.Default, o.Values
 	s, ok := r.value(name)
 	if !ok {
 		return def
@@ -160,3 +176,7 @@ func (r *section) finish() {
 		}
 	}
 }
+
+// secondsOf turns the schema's seconds into a Duration, rounded to the
+// nanosecond so that 0.2 s is exactly MinInterval.
+func secondsOf(f float64) time.Duration { return time.Duration(math.Round(f * float64(time.Second))) }

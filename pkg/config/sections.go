@@ -17,11 +17,11 @@ func (v *validator) ui(s *uciconf.Section) UI {
 	r := v.section(s, "ui")
 	defer r.finish()
 	u := UI{
-		Enabled:        r.boolean("enabled", true),
-		Auth:           r.oneOf("auth", "system", "system", "password"),
-		PasswordHash:   r.str("password_hash", ""),
-		SessionTimeout: time.Duration(r.integer("session_timeout", 3600, 60, 7*24*3600)) * time.Second,
-		Metrics:        r.boolean("metrics", false),
+		Enabled:        r.boolean("enabled"),
+		Auth:           r.oneOf("auth"),
+		PasswordHash:   r.str("password_hash"),
+		SessionTimeout: time.Duration(r.integer("session_timeout")) * time.Second,
+		Metrics:        r.boolean("metrics"),
 	}
 	u.Cert, u.Key = r.certFiles()
 	allow := r.list("metrics_allow")
@@ -43,7 +43,7 @@ func (v *validator) ui(s *uciconf.Section) UI {
 	}
 	u.Listen = r.list("listen")
 	if len(u.Listen) == 0 {
-		u.Listen = []string{"lan:8088"}
+		u.Listen = strings.Fields(r.spec("listen").Default)
 	}
 	for _, l := range u.Listen {
 		if err := checkListen(l); err != nil {
@@ -85,20 +85,20 @@ func (v *validator) wan(s *uciconf.Section) (WAN, bool) {
 	}
 	w := WAN{
 		Name:        s.Name,
-		Enabled:     r.boolean("enabled", true),
-		Label:       r.str("label", ""),
-		Device:      r.str("device", ""),
-		Weight:      r.integer("weight", 1, 1, MaxWeight),
-		Upstream:    r.integer("upstream", 0, 0, MaxBandwidth),
-		Downstream:  r.integer("downstream", 0, 0, MaxBandwidth),
-		Detection:   Detection(r.oneOf("detection", "auto", "auto", "manual", "always_online")),
-		Reliability: r.integer("reliability", 1, 1, 100),
-		Interval:    r.seconds("interval", time.Second, MinInterval, MaxInterval),
-		Timeout:     r.seconds("timeout", time.Second, 100*time.Millisecond, MaxTimeout),
-		Down:        r.integer("down", 3, 1, MaxRounds),
-		Up:          r.integer("up", 3, 1, MaxRounds),
-		MaxLatency:  time.Duration(r.integer("max_latency", 0, 0, MaxLatencyMs)) * time.Millisecond,
-		MaxLoss:     r.integer("max_loss", 0, 0, 100),
+		Enabled:     r.boolean("enabled"),
+		Label:       r.str("label"),
+		Device:      r.str("device"),
+		Weight:      r.integer("weight"),
+		Upstream:    r.integer("upstream"),
+		Downstream:  r.integer("downstream"),
+		Detection:   Detection(r.oneOf("detection")),
+		Reliability: r.integer("reliability"),
+		Interval:    r.seconds("interval"),
+		Timeout:     r.seconds("timeout"),
+		Down:        r.integer("down"),
+		Up:          r.integer("up"),
+		MaxLatency:  time.Duration(r.integer("max_latency")) * time.Millisecond,
+		MaxLoss:     r.integer("max_loss"),
 	}
 	if len(s.Name) > 32 {
 		r.fail("", s.Name, "section name is longer than 32 characters")
@@ -157,13 +157,13 @@ func (v *validator) linkBackup(s *uciconf.Section, wans map[string]bool) LinkBac
 	defer r.finish()
 	b := LinkBackup{
 		ID:         r.id,
-		Enabled:    r.boolean("enabled", true),
-		Name:       r.str("name", ""),
+		Enabled:    r.boolean("enabled"),
+		Name:       r.str("name"),
 		Primary:    r.wanList("primary", wans),
 		Backup:     r.wanList("backup", wans),
-		Mode:       BackupMode(r.oneOf("mode", "failover", "failover", "timing")),
-		TriggerAll: r.oneOf("trigger", "any", "any", "all") == "all",
-		Revert:     r.boolean("revert", true),
+		Mode:       BackupMode(r.oneOf("mode")),
+		TriggerAll: r.oneOf("trigger") == "all",
+		Revert:     r.boolean("revert"),
 	}
 	if len(b.Primary) == 0 {
 		r.failNoValue("primary", "needs at least one primary WAN")
@@ -213,11 +213,11 @@ func (v *validator) rule(s *uciconf.Section, wans map[string]bool) Rule {
 	defer r.finish()
 	ru := Rule{
 		ID:       r.id,
-		Enabled:  r.boolean("enabled", true),
-		Name:     r.str("name", ""),
-		Proto:    Proto(r.oneOf("proto", "all", "all", "tcp", "udp", "icmp", "tcpudp")),
+		Enabled:  r.boolean("enabled"),
+		Name:     r.str("name"),
+		Proto:    Proto(r.oneOf("proto")),
 		WANs:     r.wanList("wan", wans),
-		Fallback: r.boolean("fallback", true),
+		Fallback: r.boolean("fallback"),
 	}
 	ru.SrcIP = r.addrs("src_ip")
 	ru.DestIP = r.addrs("dest_ip")
