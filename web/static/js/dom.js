@@ -2,11 +2,11 @@
 // WAN labels, entry names and server messages are user text and must never
 // be parsed as HTML.
 
-
 export const STATES = {
   online: 'Online', offline: 'Offline', connecting: 'Connecting',
   disconnecting: 'Disconnecting', disabled: 'Disabled',
 };
+
 export const SVGNS = 'http://www.w3.org/2000/svg';
 
 export function h(tag, attrs, ...kids) {

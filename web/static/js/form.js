@@ -86,7 +86,6 @@ export async function submit(form, btn, fn, resolve) {
   }
 }
 
-
 export function wanChecks(cfg, prefix, selected, label) {
   return h('div', { class: 'field-group', id: prefix, role: 'group', 'aria-label': label },
     cfg.wans.length ? cfg.wans.map(w => labelled(

@@ -1,7 +1,7 @@
 // Formatting of numbers, durations, schedules and names.
 
-
 export const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
 export const wanLabel = w => (w && (w.label || w.name)) || '';
 
 export function wanName(cfg, name) {

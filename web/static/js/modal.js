@@ -55,7 +55,6 @@ export function confirmDialog(title, text, okText) {
   });
 }
 
-
 export async function del(list, id, question) {
   if (!(await confirmDialog('Delete', question))) return;
   try {

@@ -7,12 +7,13 @@ import { closeModal } from './modal.js';
 // routes maps a hash to its page: {title, render(main, gen)}; app.js fills it.
 export const routes = {};
 
+// POLL_MS is how often live pages ask the router again.
 export const POLL_MS = 2000;
+
 // gen counts page renders: async work of a page checks it before touching
 // the DOM, and timers of a page that is gone stop.
 export let gen = 0;
-export let timers = [];
-
+let timers = [];
 
 export function sessionLost() {
   if (!state.csrf) return;
@@ -29,7 +30,6 @@ export function setHostname(name) {
   const r = routes[currentRoute()];
   document.title = `${state.hostname} - ${r ? r.title : ''} - wanlb`;
 }
-
 
 export function currentRoute() {
   return location.hash.replace(/^#\/?/, '').split(/[/?]/)[0] || 'status';
@@ -99,7 +99,6 @@ export function errorPanel(e) {
   }
   return alertBox('error', [txt('span', '', e.message + ' '), button('Retry', '', { onclick: route })], { id: 'page-error' });
 }
-
 
 export async function refreshHostname() {
   try {

@@ -10,6 +10,7 @@ import { V, defaults } from '../validate.js';
 
 export const PROTOS = [['all', 'All'], ['tcp', 'TCP'], ['udp', 'UDP'], ['icmp', 'ICMP'], ['tcpudp', 'TCP+UDP']];
 export const PORT_PROTOS = ['tcp', 'udp', 'tcpudp'];
+
 export function protoText(p) {
   return (PROTOS.find(x => x[0] === p) || [0, p])[1];
 }

@@ -6,6 +6,7 @@ import { fmtDur, fmtMs, fmtPct, fmtRate, wanLabel } from '../format.js';
 import { POLL_MS, every, gen, setHostname } from '../router.js';
 
 export const SPAN_S = 600; // the charts show the last 10 minutes
+
 export async function pageStatus(main, g) {
   let [status, history] = await Promise.all([api('GET', 'status'), api('GET', 'history').catch(() => null)]);
   if (g !== gen) return;
