@@ -46,9 +46,10 @@ func passwd(configDir, runDir string, stdin io.Reader, env Env) int {
 		if err != nil {
 			return err
 		}
-		ui.Set("password_hash", hash)
-		ui.Set("auth", "password")
-		return nil
+		return config.Encode(ui, struct {
+			Hash string `uci:"password_hash"`
+			Auth string `uci:"auth"`
+		}{hash, "password"})
 	})
 	var bad *config.InvalidError
 	switch {
