@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io/fs"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -82,16 +83,75 @@ func TestLocalAssetsOnly(t *testing.T) {
 	}
 }
 
-// TestNoHTMLInjection: WAN labels and rule names are user text; the app
-// builds its DOM with createElement and textContent only.
-func TestNoHTMLInjection(t *testing.T) {
-	js, err := fs.ReadFile(Files(), "app.js")
+// scripts returns every JavaScript module of the UI by path.
+func scripts(t *testing.T) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := fs.WalkDir(Files(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".js") {
+			return err
+		}
+		out[p], err = fs.ReadFile(Files(), p)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
-		if bytes.Contains(js, []byte(bad)) {
-			t.Errorf("app.js uses %s", bad)
+	if len(out) < 2 {
+		t.Fatalf("only %d scripts embedded", len(out))
+	}
+	return out
+}
+
+// TestNoHTMLInjection: WAN labels and rule names are user text; the app
+// builds its DOM with createElement and textContent only.
+func TestNoHTMLInjection(t *testing.T) {
+	for name, js := range scripts(t) {
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"} {
+			if bytes.Contains(js, []byte(bad)) {
+				t.Errorf("%s uses %s", name, bad)
+			}
+		}
+	}
+}
+
+// TestModuleImports: the modules import only each other, by relative
+// path (no network, no build step), and every import resolves to an
+// embedded file.
+func TestModuleImports(t *testing.T) {
+	importRe := regexp.MustCompile(`(?m)^\s*import\s[^;]*?from\s*'([^']+)';|\bimport\(`)
+	n := 0
+	for name, js := range scripts(t) {
+		for _, m := range importRe.FindAllSubmatch(js, -1) {
+			ref := string(m[1])
+			if ref == "" {
+				t.Errorf("%s uses a dynamic import", name)
+				continue
+			}
+			n++
+			if !strings.HasPrefix(ref, "./") && !strings.HasPrefix(ref, "../") {
+				t.Errorf("%s imports %q: only relative paths to the UI's own modules", name, ref)
+				continue
+			}
+			target := path.Join(path.Dir(name), ref)
+			if _, ok := scripts(t)[target]; !ok {
+				t.Errorf("%s imports %q, which is not embedded", name, ref)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no imports found: is the UI still split into modules?")
+	}
+}
+
+// TestNoSchemaCopies: the pages take limits and defaults from GET
+// /api/schema; numbers of the schema written into a script would drift.
+func TestNoSchemaCopies(t *testing.T) {
+	for name, js := range scripts(t) {
+		for _, copied := range []string{"9999999", "60000", "MAX_WEIGHT", "'failover', trigger"} {
+			if bytes.Contains(js, []byte(copied)) {
+				t.Errorf("%s holds %q, a copy of the schema", name, copied)
+			}
 		}
 	}
 }

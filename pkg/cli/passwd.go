@@ -2,11 +2,11 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -34,39 +34,40 @@ func passwd(configDir, runDir string, stdin io.Reader, env Env) int {
 		fmt.Fprintf(env.Stderr, "wanlb passwd: %v\n", err)
 		return ExitProblem
 	}
-	path := filepath.Join(configDir, config.FileName)
-	f, err := uciconf.ReadFile(path)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "wanlb passwd: %v\n", err)
-		return ExitProblem
-	}
-	ui := f.Section("ui")
-	if ui == nil || ui.Type != "ui" {
-		if all := f.OfType("ui"); len(all) > 0 {
-			ui = all[0]
-		} else if ui, err = f.Add("ui", "ui"); err != nil {
-			fmt.Fprintf(env.Stderr, "wanlb passwd: %v\n", err)
-			return ExitProblem
+	store := config.Store{Dir: configDir, Reload: func(context.Context) error {
+		if _, err := (daemon.Client{RunDir: runDir}).Reload(); err != nil && !errors.Is(err, daemon.ErrNotRunning) {
+			return err
 		}
-	}
-	ui.Set("password_hash", hash)
-	ui.Set("auth", "password")
-	// Nothing half-applied: the whole file must still be valid.
-	if c, problems := config.FromUCI(f); c == nil {
-		for _, p := range config.Errors(problems) {
+		return nil
+	}}
+	// Nothing half-applied: the store writes only a wholly valid file.
+	_, err = store.Edit(context.Background(), func(f *uciconf.File) error {
+		ui, err := config.Singleton(f, "ui")
+		if err != nil {
+			return err
+		}
+		return config.Encode(ui, struct {
+			Hash string `uci:"password_hash"`
+			Auth string `uci:"auth"`
+		}{hash, "password"})
+	})
+	var bad *config.InvalidError
+	switch {
+	case errors.As(err, &bad):
+		for _, p := range bad.Problems {
 			fmt.Fprintln(env.Stderr, p)
 		}
 		fmt.Fprintln(env.Stderr, "wanlb passwd: the config has problems; fix them first (nothing was written)")
 		return ExitProblem
-	}
-	if err := uciconf.WriteFile(path, f); err != nil {
+	case config.IsReload(err):
+		fmt.Fprintln(env.Stdout, "password set; the web UI now asks for it (users root or admin), ui.auth is 'password'")
+		fmt.Fprintf(env.Stderr, "wanlb passwd: %v\n", err)
+		return ExitOK
+	case err != nil:
 		fmt.Fprintf(env.Stderr, "wanlb passwd: %v\n", err)
 		return ExitProblem
 	}
 	fmt.Fprintln(env.Stdout, "password set; the web UI now asks for it (users root or admin), ui.auth is 'password'")
-	if _, err := (daemon.Client{RunDir: runDir}).Reload(); err != nil && !errors.Is(err, daemon.ErrNotRunning) {
-		fmt.Fprintf(env.Stderr, "wanlb passwd: reload: %v\n", err)
-	}
 	return ExitOK
 }
 

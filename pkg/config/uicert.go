@@ -13,7 +13,7 @@ const (
 // be loaded is the daemon's business (they may appear later, when uhttpd
 // first starts); here they must be absolute paths.
 func (r *section) certFiles() (cert, key string) {
-	cert, key = r.str("cert", DefaultUICert), r.str("key", DefaultUIKey)
+	cert, key = r.str("cert"), r.str("key")
 	for _, o := range []struct{ name, path string }{{"cert", cert}, {"key", key}} {
 		if !filepath.IsAbs(o.path) || filepath.Clean(o.path) != o.path {
 			r.fail(o.name, o.path, "must be an absolute path like '/etc/uhttpd.crt'")

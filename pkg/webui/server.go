@@ -122,6 +122,7 @@ func New(opts Options, b Backend) *Server {
 	authed.GET("/status", s.status)
 	authed.GET("/history", s.history)
 	authed.GET("/config", s.getConfig)
+	authed.GET("/schema", s.getSchema)
 	authed.PUT("/config/load_balancing", s.putLoadBalancing)
 	authed.PUT("/config/online_detection", s.putOnlineDetection)
 	authed.POST("/config/link_backups", s.addSection("link_backup"))

@@ -138,6 +138,7 @@ var apiRoutes = []struct{ method, path, body string }{
 	{"GET", "/api/status", ""},
 	{"GET", "/api/history", ""},
 	{"GET", "/api/config", ""},
+	{"GET", "/api/schema", ""},
 	{"PUT", "/api/config/load_balancing", `{}`},
 	{"PUT", "/api/config/online_detection", `{}`},
 	{"POST", "/api/config/link_backups", `{}`},

@@ -18,6 +18,10 @@ const browser = await chromium.launch({
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 page.setDefaultTimeout(15000);
 const log = (...a) => console.log(...a);
+// An uncaught error in the page (a module that fails to load, a name a
+// module forgot to import) fails the step, even when the page looks fine.
+const pageErrors = [];
+page.on('pageerror', e => pageErrors.push(e.message));
 
 async function login(pass = password) {
   await page.goto(base);
@@ -101,6 +105,10 @@ const steps = {
   async offline() {
     await loggedIn();
     await page.waitForSelector('[data-testid="wan-card-wan2"][data-state="offline"]', { timeout: 20000 });
+    // The card lists the change, newest first: from online to offline.
+    const last = '[data-testid="wan-changes-wan2"] li:first-child';
+    await page.waitForSelector(`${last} .badge[data-state="offline"]`);
+    log('wan2 last change:', (await page.innerText(last)).replace(/\s+/g, ' '));
     await shot('status-offline');
     log('wan2 card:', await page.getAttribute('[data-testid="wan-card-wan2"]', 'data-state'));
   },
@@ -121,6 +129,7 @@ const steps = {
 try {
   assert.ok(steps[step], 'unknown step ' + step);
   await steps[step]();
+  assert.deepEqual(pageErrors, [], 'errors in the page');
 } catch (e) {
   console.error(e);
   await page.screenshot({ path: path.join(shots, 'failed-' + step + '.png'), fullPage: true }).catch(() => {});
