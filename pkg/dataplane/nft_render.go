@@ -21,7 +21,7 @@ const NFTTable = "wanlb"
 // Routing on the nftables backend: jhash spreads pairs evenly over any
 // modulus, so shares come in steps of 1/256 (the iptables backend is bound
 // to 64 by what xt_u32 can read).
-const NFTBuckets = 256
+const NFTBuckets = plan.Buckets
 
 // nftHashSeed fixes jhash's seed. Without one the kernel draws a random
 // seed each time the rule is loaded, and every apply would move every
@@ -58,15 +58,15 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	if _, err := Render(p); err != nil { // the same checks as for iptables
 		return nil, err
 	}
-	m := marks{p.MarkMask}
-	mask, keep := hex32(p.MarkMask), hex32(^p.MarkMask)
+	m := p.MarkMask
+	mask, keep := hex32(uint32(m)), hex32(^uint32(m))
 	markOf := map[string]string{}
 	for _, w := range p.WANs {
 		// WAN names become chain names and comments.
 		if !wanNameRe.MatchString(w.Name) {
 			return nil, fmt.Errorf("wan %q: not a UCI section name", w.Name)
 		}
-		markOf[w.Name] = hex32(m.value(w.Mark))
+		markOf[w.Name] = hex32(m.Value(w.Mark))
 	}
 	setMark := func(v string) string { return "meta mark set meta mark and " + keep + " or " + v }
 
@@ -133,9 +133,9 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	group := func(g plan.Group) (string, error) {
 		switch g.Action {
 		case plan.Unreachable:
-			return setMark(hex32(m.value(m.unreachable()))) + " return", nil
+			return setMark(hex32(m.Value(m.Unreachable()))) + " return", nil
 		case plan.Blackhole:
-			return setMark(hex32(m.value(m.blackhole()))) + " return", nil
+			return setMark(hex32(m.Value(m.Blackhole()))) + " return", nil
 		case plan.Balance:
 			for _, mem := range g.Members {
 				if _, ok := markOf[mem.WAN]; !ok {
@@ -145,8 +145,11 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 			switch {
 			case len(g.Members) == 1:
 				return "goto " + nftChain("set_", g.Members[0].WAN), nil
-			case len(g.Members) > 1 && p.AppOptimized:
-				owners := HashBucketsN(g.Members, NFTBuckets)
+			case len(g.Members) > 1 && len(g.Buckets) > 0:
+				if len(g.Buckets) != NFTBuckets {
+					return "", fmt.Errorf("%d hash buckets, want %d", len(g.Buckets), NFTBuckets)
+				}
+				owners := g.Buckets
 				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(owners)), nil
 			case len(g.Members) > 1:
 				n, counts := shareCounts(g.Members)

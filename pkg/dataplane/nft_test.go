@@ -240,17 +240,37 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-func TestNFTHashBucketsConsistent(t *testing.T) {
-	three := []plan.Member{mem("a", 1.0/3), mem("b", 1.0/3), mem("c", 1.0/3)}
-	before, after := HashBucketsN(three, NFTBuckets), HashBucketsN([]plan.Member{mem("a", 0.5), mem("c", 0.5)}, NFTBuckets)
-	for i := range before {
-		if before[i] != "b" && after[i] != before[i] {
-			t.Errorf("bucket %d moved from %s to %s", i, before[i], after[i])
-		}
+// TestBucketsFromThePlan: the renderers print the plan's bucket
+// assignment as it is, and refuse one of the wrong size.
+func TestBucketsFromThePlan(t *testing.T) {
+	g := balanced(mem("wan", 0.5), mem("wanb", 0.5))
+	g.Buckets = make([]string, plan.Buckets)
+	for i := range g.Buckets {
+		g.Buckets[i] = "wanb"
 	}
-	// The first 64 buckets are the iptables backend's.
-	if short := HashBuckets(three); strings.Join(short[:], ",") != strings.Join(before[:Buckets], ",") {
-		t.Error("HashBuckets and HashBucketsN disagree")
+	g.Buckets[3] = "wan"
+	p := &plan.Plan{Enabled: true, MarkMask: 0x3f000000, AppOptimized: true,
+		WANs: []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), wan("wanb", 2, "wan2", "198.18.12.1")}, Default: g}
+	text, err := RenderNFT(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(text), "vmap { 0-2 : goto set_wanb, 3 : goto set_wan, 4-255 : goto set_wanb }") {
+		t.Errorf("nft buckets not the plan's:\n%s", text)
+	}
+	d, err := Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(d.Mangle), "-g "+setChain("wan")+"\n"); n != 1 {
+		t.Errorf("iptables: %d buckets to wan, want 1:\n%s", n, d.Mangle)
+	}
+	p.Default.Buckets = p.Default.Buckets[:10]
+	if _, err := RenderNFT(p); err == nil {
+		t.Error("nft rendered 10 buckets")
+	}
+	if _, err := Render(p); err == nil {
+		t.Error("iptables rendered 10 buckets")
 	}
 }
 

@@ -115,7 +115,8 @@ var hookJumps = []struct{ builtin, chain string }{
 // stock OpenWrt packages xt_u32 (kmod-ipt-u32) and not HMARK. A pair's
 // bucket depends on its addresses only, so it is the same across restarts;
 // each bucket is one rule a new connection may walk, and 64 gives shares in
-// steps of 1/64.
+// steps of 1/64. The plan assigns plan.Buckets buckets; the first 64 are
+// these.
 const Buckets = 64
 
 var (
@@ -130,25 +131,25 @@ func Render(p *plan.Plan) (*Desired, error) {
 	if !p.Enabled {
 		return d, nil
 	}
-	if p.MarkMask == 0 || p.MarkMask&config.ForeignMarks != 0 {
-		return nil, fmt.Errorf("mark mask %#x is not usable", p.MarkMask)
+	m := p.MarkMask
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("mark mask %v: %w", m, err)
 	}
-	m := marks{p.MarkMask}
 	marksOf := map[string]uint32{}
 	for _, w := range p.WANs {
 		if !config.ValidDevice(w.Device) {
 			return nil, fmt.Errorf("wan %s: device %q is not a valid device name", w.Name, w.Device)
 		}
-		if w.Mark < 1 || w.Mark >= m.blackhole() {
+		if !m.IsWAN(w.Mark) {
 			return nil, fmt.Errorf("wan %s: mark index %d outside the mask", w.Name, w.Mark)
 		}
-		marksOf[w.Name] = m.value(w.Mark)
+		marksOf[w.Name] = m.Value(w.Mark)
 	}
 
 	// ip rules and routes.
 	d.Rules = append(d.Rules, IPRule{Priority: RulePrioSuppress, Table: tableMain, Suppress: true})
 	for _, w := range p.WANs {
-		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(w.Mark), Mark: m.value(w.Mark), Mask: p.MarkMask, Table: table(w.Mark)})
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(w.Mark), Mark: m.Value(w.Mark), Mask: uint32(m), Table: table(w.Mark)})
 		for _, dns := range w.DNS {
 			if dns.Is4() {
 				d.Rules = append(d.Rules, IPRule{Priority: RulePrioDNS, Dst: netip.PrefixFrom(dns, 32), Table: table(w.Mark)})
@@ -166,15 +167,15 @@ func Render(p *plan.Plan) (*Desired, error) {
 	for _, res := range []struct {
 		idx uint32
 		typ RouteType
-	}{{m.blackhole(), RouteBlackhole}, {m.unreachable(), RouteUnreachable}} {
-		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(res.idx), Mark: m.value(res.idx), Mask: p.MarkMask, Table: table(res.idx)})
+	}{{m.Blackhole(), RouteBlackhole}, {m.Unreachable(), RouteUnreachable}} {
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(res.idx), Mark: m.Value(res.idx), Mask: uint32(m), Table: table(res.idx)})
 		d.Routes = append(d.Routes, Route{Table: table(res.idx), Type: res.typ})
 	}
 
 	// mangle chains.
 	var b bytes.Buffer
-	mask := hex(p.MarkMask)
-	notMask := hex(^p.MarkMask)
+	mask := hex(uint32(m))
+	notMask := hex(^uint32(m))
 	add := func(chain string, args ...string) {
 		b.WriteString("-A " + chain + " " + strings.Join(args, " ") + "\n")
 	}
@@ -209,14 +210,17 @@ func Render(p *plan.Plan) (*Desired, error) {
 		case plan.Main:
 			// Left unmarked: the main table routes it.
 		case plan.Unreachable:
-			add(chain, "-j MARK --set-xmark", hex(m.value(m.unreachable()))+"/"+mask)
+			add(chain, "-j MARK --set-xmark", hex(m.Value(m.Unreachable()))+"/"+mask)
 		case plan.Blackhole:
-			add(chain, "-j MARK --set-xmark", hex(m.value(m.blackhole()))+"/"+mask)
+			add(chain, "-j MARK --set-xmark", hex(m.Value(m.Blackhole()))+"/"+mask)
 		case plan.Balance:
-			if p.AppOptimized && len(g.Members) > 1 {
-				// Each bucket goes to the WAN's set chain: the first
-				// matching bucket ends the walk.
-				for b, wan := range HashBuckets(g.Members) {
+			if len(g.Buckets) > 0 {
+				if len(g.Buckets) < Buckets {
+					return fmt.Errorf("%d hash buckets, want %d", len(g.Buckets), Buckets)
+				}
+				// Each bucket goes to the WAN's set chain (the plan says
+				// which): the first matching bucket ends the walk.
+				for b, wan := range g.Buckets[:Buckets] {
 					add(chain, fmt.Sprintf("-m u32 --u32 \"12&0x7=%d&&16&0x7=%d\" -g %s", b>>3, b&7, setChain(wan)))
 				}
 				return nil
@@ -341,45 +345,4 @@ func portMatches(ports []config.PortRange, flag string) []string {
 		cur, slots = append(cur, s), slots+n
 	}
 	return append(out, "-m multiport "+flag+" "+strings.Join(cur, ","))
-}
-
-// HashBuckets assigns each of the Buckets hash buckets to a member by
-// weighted rendezvous hashing (see HashBucketsN).
-func HashBuckets(members []plan.Member) [Buckets]string {
-	var out [Buckets]string
-	copy(out[:], HashBucketsN(members, Buckets))
-	return out
-}
-
-// HashBucketsN assigns each of n hash buckets to a member by weighted
-// rendezvous hashing: a bucket goes to the member with the highest score
-// -share/ln(h(bucket, member)). A member that leaves takes only its own
-// buckets with it; every other bucket, and so every source+destination pair
-// on another WAN, keeps its WAN.
-func HashBucketsN(members []plan.Member, n int) []string {
-	out := make([]string, n)
-	for b := range out {
-		best := math.Inf(-1)
-		for _, m := range members {
-			h := fnv.New64a()
-			fmt.Fprintf(h, "%d/%s", b, m.WAN)
-			// Uniform in (0,1), never 0 or 1.
-			u := (float64(mix(h.Sum64())>>11) + 0.5) / (1 << 53)
-			if s := -m.Share / math.Log(u); s > best {
-				best, out[b] = s, m.WAN
-			}
-		}
-	}
-	return out
-}
-
-// mix is splitmix64's finalizer. FNV-1a alone leaves the top bits almost
-// equal for names that differ in their last byte, which made every score
-// pair correlated and let the heavier member win every bucket.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
 }
