@@ -50,10 +50,57 @@ const maxShareDenominator = 10000
 //     router-originated traffic reaches its WAN's table.
 //   - post: postrouting at mangle, before fw4's srcnat (100) masquerades.
 func RenderNFT(p *plan.Plan) ([]byte, error) {
-	var b strings.Builder
-	b.WriteString("add table inet " + NFTTable + "\ndelete table inet " + NFTTable + "\n")
+	chains, err := nftChains(p)
+	if err != nil {
+		return nil, err
+	}
+	var b lineBuffer
+	b.Line("add table inet", NFTTable)
+	b.Line("delete table inet", NFTTable)
 	if !p.Enabled {
-		return []byte(b.String()), nil
+		return b.Bytes(), nil
+	}
+	b.Line("table inet", NFTTable, "{")
+	for _, c := range chains {
+		c.write(&b, true)
+	}
+	b.Line("}")
+	return b.Bytes(), nil
+}
+
+// nftChain is one chain of wanlb's table as data: a transaction writes it
+// whole (full sync) or re-sends it alone when its content changed.
+type nftChain struct {
+	Name  string
+	Hook  string // the base chain's declaration; "" for a regular chain
+	Rules []string
+}
+
+// write prints the chain block, with its hook declaration when the chain
+// is being created (withHook).
+func (c nftChain) write(b *lineBuffer, withHook bool) {
+	b.Indent(1, "chain", c.Name, "{")
+	if withHook && c.Hook != "" {
+		b.Indent(2, c.Hook)
+	}
+	for _, r := range c.Rules {
+		b.Indent(2, r)
+	}
+	b.Indent(1, "}")
+}
+
+// nftChains computes the chains of table inet wanlb for p (none when p is
+// disabled).
+//
+// Only the group chains depend on which WANs are up: decide sends each
+// policy rule's traffic to the chain of its group (a distinct WAN list and
+// fallback of the config) and the rest to "default", and a group chain
+// holds the group's verdict (one mark, a numgen or jhash vmap, or a fixed
+// mark). So a WAN going up or down, or a weight change, changes a few
+// short chains, and an incremental sync re-sends only those.
+func nftChains(p *plan.Plan) ([]nftChain, error) {
+	if !p.Enabled {
+		return nil, nil
 	}
 	if _, err := Render(p); err != nil { // the same checks as for iptables
 		return nil, err
@@ -70,16 +117,12 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	}
 	setMark := func(v string) string { return "meta mark set meta mark and " + keep + " or " + v }
 
-	fmt.Fprintf(&b, "table inet %s {\n", NFTTable)
+	var chains []nftChain
 	chain := func(name, hook string, rules ...string) {
-		fmt.Fprintf(&b, "\tchain %s {\n", name)
 		if hook != "" {
-			fmt.Fprintf(&b, "\t\t%s; policy accept;\n", hook)
+			hook += "; policy accept;"
 		}
-		for _, r := range rules {
-			b.WriteString("\t\t" + r + "\n")
-		}
-		b.WriteString("\t}\n")
+		chains = append(chains, nftChain{Name: name, Hook: hook, Rules: rules})
 	}
 	// wanlb's ip rules and tables are IPv4 only, as on the iptables
 	// backend; IPv6 passes untouched.
@@ -97,7 +140,7 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	// masked restore dispatches on the value: one chain per WAN mark.
 	var restore []string
 	for _, w := range p.WANs {
-		restore = append(restore, markOf[w.Name]+" : jump "+nftChain("restore_", w.Name))
+		restore = append(restore, markOf[w.Name]+" : jump "+wanChain("restore_", w.Name))
 	}
 	common := []string{}
 	if len(restore) > 0 {
@@ -121,16 +164,15 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	}
 	chain("post", "type filter hook postrouting priority mangle", post...)
 	for _, w := range p.WANs {
-		chain(nftChain("restore_", w.Name), "", setMark(markOf[w.Name]))
+		chain(wanChain("restore_", w.Name), "", setMark(markOf[w.Name]))
 	}
 	for _, w := range p.WANs {
-		chain(nftChain("set_", w.Name), "", setMark(markOf[w.Name]))
+		chain(wanChain("set_", w.Name), "", setMark(markOf[w.Name]))
 	}
 
-	// group renders where a group sends a new connection, as the end of
-	// a rule in decide: policy rules need no chain of their own, which
-	// keeps the transaction small (nft's parsing is most of an apply).
-	group := func(g plan.Group) (string, error) {
+	// verdict renders where a group sends a new connection: the rule of
+	// its group chain.
+	verdict := func(g plan.Group) (string, error) {
 		switch g.Action {
 		case plan.Unreachable:
 			return setMark(hex32(m.Value(m.Unreachable()))) + " return", nil
@@ -144,13 +186,12 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 			}
 			switch {
 			case len(g.Members) == 1:
-				return "goto " + nftChain("set_", g.Members[0].WAN), nil
+				return "goto " + wanChain("set_", g.Members[0].WAN), nil
 			case len(g.Members) > 1 && len(g.Buckets) > 0:
 				if len(g.Buckets) != NFTBuckets {
 					return "", fmt.Errorf("%d hash buckets, want %d", len(g.Buckets), NFTBuckets)
 				}
-				owners := g.Buckets
-				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(owners)), nil
+				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(g.Buckets)), nil
 			case len(g.Members) > 1:
 				n, counts := shareCounts(g.Members)
 				var owners []string
@@ -166,23 +207,39 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	}
 
 	// decide: policy rules in file order, the first match wins (every
-	// ending is a verdict), then the default group.
-	var decide []string
+	// group chain ends in a verdict), then the default group. Rules with
+	// the same WAN list and fallback share a group chain, named by first
+	// appearance: the names depend on the config only, so decide stays
+	// the same while WANs come and go.
+	var decide, groupOrder []string
+	groups := map[string]string{} // key -> chain name
+	groupRules := map[string]string{}
 	for _, r := range p.Rules {
-		end, err := group(r.Group)
+		v, err := verdict(r.Group)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.Rule.ID, err)
 		}
-		decide = append(decide, fmt.Sprintf("%s%s comment \"rule %s\"", nftMatch(r.Rule), end, r.Rule.ID))
+		key := fmt.Sprintf("%q %t %s", r.Rule.WANs, r.Rule.Fallback, v)
+		name, ok := groups[key]
+		if !ok {
+			name = fmt.Sprintf("group%d", len(groups))
+			groups[key] = name
+			groupOrder = append(groupOrder, name)
+			groupRules[name] = v
+		}
+		decide = append(decide, fmt.Sprintf("%sgoto %s comment \"rule %s\"", nftMatch(r.Rule), name, r.Rule.ID))
 	}
-	end, err := group(p.Default)
+	v, err := verdict(p.Default)
 	if err != nil {
 		return nil, fmt.Errorf("default group: %w", err)
 	}
-	decide = append(decide, end+" comment \"default\"")
+	decide = append(decide, "goto default")
 	chain("decide", "", decide...)
-	b.WriteString("}\n")
-	return []byte(b.String()), nil
+	for _, name := range groupOrder {
+		chain(name, "", groupRules[name])
+	}
+	chain("default", "", v)
+	return chains, nil
 }
 
 var wanNameRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
@@ -191,7 +248,7 @@ func hex32(v uint32) string { return fmt.Sprintf("0x%08x", v) }
 
 // nftChain names a per-WAN chain. WAN names are UCI section names
 // ([A-Za-z0-9_]{1,32}), valid in nft identifiers after a letter prefix.
-func nftChain(prefix, wan string) string { return prefix + wan }
+func wanChain(prefix, wan string) string { return prefix + wan }
 
 // spans renders owners (one WAN per slot 0..len-1) as verdict map elements,
 // runs of one WAN merged into a range: "0-2 : goto set_a, 3 : goto set_b".
@@ -206,7 +263,7 @@ func spans(owners []string) string {
 		if j > i {
 			key += "-" + strconv.Itoa(j)
 		}
-		parts = append(parts, key+" : goto "+nftChain("set_", owners[i]))
+		parts = append(parts, key+" : goto "+wanChain("set_", owners[i]))
 		i = j + 1
 	}
 	return strings.Join(parts, ", ")
