@@ -40,11 +40,11 @@ func newFakeNFT() *fakeNFT {
 }
 
 var (
-	fakeTableRe = regexp.MustCompile(`^(add|delete|flush) table (inet|ip|ip6) (\w+)$`)
+	fakeTableRe    = regexp.MustCompile(`^(add|delete|flush) table (inet|ip|ip6) (\w+)$`)
 	fakeChainCmdRe = regexp.MustCompile(`^(add|delete|flush) chain (inet|ip|ip6) (\w+) (\w+)$`)
-	fakeBlockRe = regexp.MustCompile(`^table (inet|ip|ip6) (\w+) \{$`)
-	fakeChainRe = regexp.MustCompile(`^chain (\w+) \{$`)
-	fakeJumpRe  = regexp.MustCompile(`\b(jump|goto) (\w+)`)
+	fakeBlockRe    = regexp.MustCompile(`^table (inet|ip|ip6) (\w+) \{$`)
+	fakeChainRe    = regexp.MustCompile(`^chain (\w+) \{$`)
+	fakeJumpRe     = regexp.MustCompile(`\b(jump|goto) (\w+)`)
 )
 
 func (t *fakeTable) clone() *fakeTable {
