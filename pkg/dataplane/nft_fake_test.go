@@ -11,7 +11,7 @@ import (
 
 // fakeNFT is a stateful stand-in for `nft -f -` and the netlink reads:
 // it parses the transaction text wanlb renders (add/delete/flush table,
-// add/delete/flush chain, table blocks with chains and rules, where a block
+// add/delete/flush chain, add/insert rule, table blocks with chains and rules, where a block
 // naming an existing chain appends to it), applies it all or nothing like
 // the kernel's commit, refuses a delete or flush of a missing table or
 // chain and a jump or goto to a chain the table does not have, and keeps
@@ -41,7 +41,8 @@ func newFakeNFT() *fakeNFT {
 
 var (
 	fakeTableRe    = regexp.MustCompile(`^(add|delete|flush) table (inet|ip|ip6) (\w+)$`)
-	fakeChainCmdRe = regexp.MustCompile(`^(add|delete|flush) chain (inet|ip|ip6) (\w+) (\w+)$`)
+	fakeChainCmdRe = regexp.MustCompile(`^(add|delete|flush) chain (inet|ip|ip6) (\w+) (\w+)(?: \{ (.+) \})?$`)
+	fakeRuleCmdRe  = regexp.MustCompile(`^(add|insert) rule (inet|ip|ip6) (\w+) (\w+) (.+)$`)
 	fakeBlockRe    = regexp.MustCompile(`^table (inet|ip|ip6) (\w+) \{$`)
 	fakeChainRe    = regexp.MustCompile(`^chain (\w+) \{$`)
 	fakeJumpRe     = regexp.MustCompile(`\b(jump|goto) (\w+)`)
@@ -108,6 +109,11 @@ func (f *fakeNFT) Run(text []byte) (int, error) {
 					if !exists {
 						t.order = append(t.order, name)
 						t.chains[name] = nil
+						if m[5] != "" {
+							t.chains[name] = []string{m[5]}
+						}
+					} else if m[5] != "" && (len(rules) == 0 || rules[0] != m[5]) {
+						return fail("Could not process rule: Device or resource busy (another hook)")
 					}
 				case !exists:
 					return fail("No such file or directory")
@@ -122,6 +128,25 @@ func (f *fakeNFT) Run(text []byte) (int, error) {
 					delete(t.chains, name)
 					t.order = slices.DeleteFunc(t.order, func(c string) bool { return c == name })
 				}
+			} else if m := fakeRuleCmdRe.FindStringSubmatch(line); m != nil {
+				t := next[m[2]+" "+m[3]]
+				if t == nil {
+					return fail("No such file or directory")
+				}
+				rules, ok := t.chains[m[4]]
+				if !ok {
+					return fail("No such file or directory")
+				}
+				if m[1] == "add" {
+					t.chains[m[4]] = append(rules, m[5])
+					break
+				}
+				// insert: at the head, after a base chain's hook.
+				at := 0
+				if len(rules) > 0 && strings.HasPrefix(rules[0], "type ") {
+					at = 1
+				}
+				t.chains[m[4]] = slices.Insert(rules, at, m[5])
 			} else if m := fakeBlockRe.FindStringSubmatch(line); m != nil {
 				key := m[1] + " " + m[2]
 				if next[key] == nil {

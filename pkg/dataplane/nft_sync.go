@@ -33,47 +33,97 @@ func parseNFT(text []byte) ([]nftChain, error) {
 	return out, nil
 }
 
+// maxDead bounds the unreachable rules a chain may keep (see nftDelta).
+const maxDead = 4
+
+// endsChain reports whether a rule, as the renderer writes it, always ends
+// the chain: an unconditional goto or return, or a numgen or jhash verdict
+// map (the renderer covers every key of the modulus).
+func endsChain(rule string) bool {
+	return rule == "return" || strings.HasSuffix(rule, " return") ||
+		(strings.HasPrefix(rule, "goto ") && !strings.Contains(rule[len("goto "):], " ")) ||
+		((strings.HasPrefix(rule, "numgen random mod ") || strings.HasPrefix(rule, "jhash ")) && strings.Contains(rule, " vmap {"))
+}
+
 // nftDelta is the transaction that turns the table holding old into one
-// holding chains: changed chains flushed and refilled, new ones added,
-// gone ones deleted (after the rules that jumped to them are gone), all in
-// one transaction. ok is false when only a full sync will do: a base
-// chain's hook changed, or the chain order matters for a new one.
-func nftDelta(old, chains []nftChain) (text []byte, ok bool) {
+// holding chains, as single commands (no table block: with one, nft reads
+// the whole table first, which costs as much as loading it), all in one
+// transaction: new chains added and filled, gone ones deleted after the
+// rules that jumped to them.
+//
+// A changed chain is normally flushed and refilled. But any removal makes
+// the kernel's commit wait for a grace period (measured ~14 ms per
+// transaction, against ~1 ms to add a rule), and a WAN going down or up
+// changes only chains whose last rule ends them (group chains, default,
+// decide). Such a chain gets its new rules inserted in front instead: the
+// old ones can no longer be reached, and stay as dead rules (counted in
+// dead) until the chain holds maxDead of them or another change flushes
+// it. A transaction that deletes a chain flushes every chain it changes
+// and every chain with dead rules, which might still jump to it. ok is false when only a full sync will do: a base chain's hook
+// changed or it went away.
+func nftDelta(old, chains []nftChain, dead map[string]int) (text []byte, nextDead map[string]int, ok bool) {
 	have := map[string]nftChain{}
 	for _, c := range old {
 		have[c.Name] = c
 	}
-	var b lineBuffer
-	var fill []nftChain
-	var created []bool
-	for _, c := range chains {
-		o, exists := have[c.Name]
-		switch {
-		case !exists:
-			fill, created = append(fill, c), append(created, true)
-		case o.Hook != c.Hook:
-			return nil, false
-		case !slices.Equal(o.Rules, c.Rules):
-			b.Line("flush chain inet", NFTTable, c.Name)
-			fill, created = append(fill, c), append(created, false)
-		}
-	}
-	if len(fill) > 0 {
-		b.Line("table inet", NFTTable, "{")
-		for i, c := range fill {
-			c.write(&b, created[i])
-		}
-		b.Line("}")
-	}
+	nextDead = map[string]int{}
+	var gone []string
 	for _, o := range old {
 		if !slices.ContainsFunc(chains, func(c nftChain) bool { return c.Name == o.Name }) {
 			if o.Hook != "" {
 				// A base chain that goes away: rare (the layout
 				// changed); the full sync is simpler to trust.
-				return nil, false
+				return nil, nil, false
 			}
-			b.Line("delete chain inet", NFTTable, o.Name)
+			gone = append(gone, o.Name)
 		}
 	}
-	return b.Bytes(), true
+	var b lineBuffer
+	type change struct {
+		c      nftChain
+		insert bool // in front of the old rules, which become dead
+		flush  bool
+	}
+	var fill []change
+	for _, c := range chains {
+		o, exists := have[c.Name]
+		switch {
+		case !exists:
+			if c.Hook != "" {
+				b.Line("add chain inet", NFTTable, c.Name, "{", c.Hook, "}")
+			} else {
+				b.Line("add chain inet", NFTTable, c.Name)
+			}
+			fill = append(fill, change{c: c})
+		case o.Hook != c.Hook:
+			return nil, nil, false
+		case slices.Equal(o.Rules, c.Rules) && (len(gone) == 0 || dead[c.Name] == 0):
+			nextDead[c.Name] = dead[c.Name]
+		case len(gone) == 0 && c.Hook == "" && len(c.Rules) > 0 && endsChain(c.Rules[len(c.Rules)-1]) &&
+			dead[c.Name]+len(o.Rules) <= maxDead:
+			fill = append(fill, change{c: c, insert: true})
+			nextDead[c.Name] = dead[c.Name] + len(o.Rules)
+		default:
+			fill = append(fill, change{c: c, flush: true})
+		}
+	}
+	for _, ch := range fill {
+		if ch.flush {
+			b.Line("flush chain inet", NFTTable, ch.c.Name)
+		}
+		if ch.insert {
+			// insert puts a rule at the head: last rule first.
+			for i := len(ch.c.Rules) - 1; i >= 0; i-- {
+				b.Line("insert rule inet", NFTTable, ch.c.Name, ch.c.Rules[i])
+			}
+			continue
+		}
+		for _, r := range ch.c.Rules {
+			b.Line("add rule inet", NFTTable, ch.c.Name, r)
+		}
+	}
+	for _, name := range gone {
+		b.Line("delete chain inet", NFTTable, name)
+	}
+	return b.Bytes(), nextDead, true
 }

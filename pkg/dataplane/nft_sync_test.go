@@ -1,6 +1,8 @@
 package dataplane
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -64,12 +66,14 @@ func TestNFTIncremental(t *testing.T) {
 		from, to *plan.Plan
 		sent     []string // chains the transaction must (re)fill
 		deleted  []string
+		addOnly  bool // nothing flushed or deleted: no grace period
 	}{
-		{"wan down", rulesPlan(false), rulesPlan(false, "wanb"), []string{"group0", "default"}, nil},
-		{"wan back", rulesPlan(false, "wanb"), rulesPlan(false), []string{"group0", "default"}, nil},
-		{"two down", rulesPlan(false), rulesPlan(false, "wan", "lte"), []string{"group1", "group2", "default"}, nil},
-		{"rule added", rulesPlan(false), rulesPlan(true), []string{"decide", "group3"}, nil},
-		{"rule removed", rulesPlan(true), rulesPlan(false), []string{"decide"}, []string{"group3"}},
+		{"wan down", rulesPlan(false), rulesPlan(false, "wanb"), []string{"group0", "default"}, nil, true},
+		{"wan back", rulesPlan(false, "wanb"), rulesPlan(false), []string{"group0", "default"}, nil, true},
+		{"two down", rulesPlan(false), rulesPlan(false, "wan", "lte"), []string{"group1", "group2", "default"}, nil, true},
+		{"rule added", rulesPlan(false), rulesPlan(true), []string{"group3", "decide"}, nil, false},
+		{"rule removed", rulesPlan(true), rulesPlan(false), []string{"decide"}, []string{"group3"}, false},
+		{"wan removed", rulesPlan(false), twoWANs(), []string{"pre", "out", "post", "group1", "group2", "default"}, []string{"restore_lte", "set_lte"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nft, _, dp := newNFTFakes()
@@ -88,20 +92,15 @@ func TestNFTIncremental(t *testing.T) {
 			if strings.Contains(tx, "delete table") {
 				t.Fatalf("incremental change replaced the table:\n%s", tx)
 			}
-			var sent, deleted []string
-			for _, l := range strings.Split(tx, "\n") {
-				if name, ok := strings.CutPrefix(l, "\tchain "); ok {
-					sent = append(sent, strings.TrimSuffix(name, " {"))
-				}
-				if name, ok := strings.CutPrefix(l, "delete chain inet wanlb "); ok {
-					deleted = append(deleted, name)
-				}
-			}
+			sent, deleted := txChains(tx)
 			if strings.Join(sent, " ") != strings.Join(tc.sent, " ") || strings.Join(deleted, " ") != strings.Join(tc.deleted, " ") {
 				t.Errorf("sent %v deleted %v, want %v and %v:\n%s", sent, deleted, tc.sent, tc.deleted, tx)
 			}
-			if got, want := nft.dump(), fresh(t, tc.to); got != want {
-				t.Fatalf("table after the incremental apply:\n%s\nafter a full one:\n%s", got, want)
+			if addOnly := !strings.Contains(tx, "flush") && !strings.Contains(tx, "delete"); addOnly != tc.addOnly {
+				t.Errorf("add-only %v, want %v:\n%s", addOnly, tc.addOnly, tx)
+			}
+			if err := sameLive(nft.dump(), fresh(t, tc.to)); err != nil {
+				t.Fatal(err)
 			}
 			if !dp.Intact(res.Desired) {
 				t.Fatal("not intact after an incremental apply")
@@ -129,7 +128,7 @@ func TestNFTFullSyncWhenAsked(t *testing.T) {
 		t.Fatal(err)
 	}
 	full("requested")
-	nft.failOn = "flush chain"
+	nft.failOn = "insert rule"
 	if _, err := dp.Apply(rulesPlan(false, "lte")); err == nil {
 		t.Fatal("failed transaction reported success")
 	}
@@ -143,18 +142,103 @@ func TestNFTFullSyncWhenAsked(t *testing.T) {
 	}
 }
 
+// TestNFTDeadRulesBounded: a WAN flapping leaves at most maxDead
+// unreachable rules in a chain; then the chain is flushed and refilled.
+func TestNFTDeadRulesBounded(t *testing.T) {
+	nft, _, dp := newNFTFakes()
+	flushes := 0
+	for i := range 20 {
+		p := rulesPlan(false)
+		if i%2 == 1 {
+			p = rulesPlan(false, "wanb")
+		}
+		if _, err := dp.Apply(p); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && strings.Contains(nft.log[len(nft.log)-1], "flush chain") {
+			flushes++
+		}
+		if err := sameLive(nft.dump(), fresh(t, p)); err != nil {
+			t.Fatalf("change %d: %v", i, err)
+		}
+	}
+	if flushes == 0 || flushes > 10 {
+		t.Errorf("%d of 19 changes flushed", flushes)
+	}
+}
+
+// twoWANs is rulesPlan without lte.
+func twoWANs() *plan.Plan {
+	p := rulesPlan(false, "lte")
+	p.WANs = p.WANs[:2]
+	return p
+}
+
+// txChains lists the chains a transaction fills and deletes.
+func txChains(tx string) (sent, deleted []string) {
+	for _, l := range strings.Split(tx, "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 5 && f[1] == "chain" && f[0] == "delete":
+			deleted = append(deleted, f[4])
+		case len(f) >= 5 && (f[1] == "chain" || f[1] == "rule") && !slices.Contains(sent, f[4]):
+			sent = append(sent, f[4])
+		}
+	}
+	return sent, deleted
+}
+
+// sameLive checks that got (a fake's dump) holds the chains of want and
+// that each begins with want's rules; rules after them must be unreachable
+// (want's last rule ends the chain) and at most maxDead.
+func sameLive(got, want string) error {
+	g, w := dumpChains(got), dumpChains(want)
+	if !slices.Equal(slices.Sorted(maps.Keys(g)), slices.Sorted(maps.Keys(w))) {
+		return fmt.Errorf("chains differ:\n%s\nwant:\n%s", got, want)
+	}
+	for name, rules := range w {
+		have := g[name]
+		ok := len(have) >= len(rules) && slices.Equal(have[:len(rules)], rules)
+		if ok && len(have) > len(rules) {
+			ok = len(rules) > 0 && endsChain(rules[len(rules)-1]) && len(have)-len(rules) <= maxDead
+		}
+		if !ok {
+			return fmt.Errorf("chain %s holds %q, want %q", name, have, rules)
+		}
+	}
+	return nil
+}
+
+// dumpChains reads a fake's dump into rules by "table/chain".
+func dumpChains(dump string) map[string][]string {
+	out := map[string][]string{}
+	var table, chain string
+	for _, l := range strings.Split(dump, "\n") {
+		switch {
+		case strings.HasPrefix(l, "table "):
+			table = strings.TrimSuffix(strings.TrimPrefix(l, "table "), " {")
+		case strings.HasPrefix(l, "\tchain "):
+			chain = table + "/" + strings.TrimSuffix(strings.TrimPrefix(l, "\tchain "), " {")
+			out[chain] = []string{}
+		case strings.HasPrefix(l, "\t\t"):
+			out[chain] = append(out[chain], l[2:])
+		}
+	}
+	return out
+}
+
 // TestNFTDeltaFallsBack: changes an incremental transaction cannot express
 // safely ask for the full one.
 func TestNFTDeltaFallsBack(t *testing.T) {
 	base := []nftChain{{Name: "pre", Hook: "type filter hook prerouting priority mangle; policy accept;", Rules: []string{"return"}}, {Name: "x", Rules: []string{"return"}}}
 	hook := []nftChain{{Name: "pre", Hook: "type filter hook prerouting priority raw; policy accept;", Rules: []string{"return"}}, base[1]}
-	if _, ok := nftDelta(base, hook); ok {
+	if _, _, ok := nftDelta(base, hook, nil); ok {
 		t.Error("a hook change went incremental")
 	}
-	if _, ok := nftDelta(base, base[1:]); ok {
+	if _, _, ok := nftDelta(base, base[1:], nil); ok {
 		t.Error("a base chain's removal went incremental")
 	}
-	if tx, ok := nftDelta(base, base); !ok || len(tx) != 0 {
+	if tx, _, ok := nftDelta(base, base, nil); !ok || len(tx) != 0 {
 		t.Errorf("no change: %q %v", tx, ok)
 	}
 	if _, err := parseNFT([]byte("table inet wanlb {\n\tbogus\n}\n")); err == nil {
