@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"bytes"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -173,11 +172,11 @@ func Render(p *plan.Plan) (*Desired, error) {
 	}
 
 	// mangle chains.
-	var b bytes.Buffer
+	var b lineBuffer
 	mask := hex(uint32(m))
 	notMask := hex(^uint32(m))
 	add := func(chain string, args ...string) {
-		b.WriteString("-A " + chain + " " + strings.Join(args, " ") + "\n")
+		b.Line(append([]string{"-A", chain}, args...)...)
 	}
 	d.Chains = []string{chainPre, chainOut, chainPost, chainDecide, chainDefault}
 
