@@ -245,3 +245,21 @@ func TestNFTDeltaFallsBack(t *testing.T) {
 		t.Error("parseNFT took a line it does not know")
 	}
 }
+
+// TestNFTDeadRulesGoBeforeTheirTargets: a chain whose dead rules jump to a
+// chain being deleted is flushed in the same transaction, even when its
+// live rules stay the same (lte goes down, then leaves the config).
+func TestNFTDeadRulesGoBeforeTheirTargets(t *testing.T) {
+	nft, _, dp := newNFTFakes()
+	for _, p := range []*plan.Plan{rulesPlan(false), rulesPlan(false, "lte"), twoWANs()} {
+		if _, err := dp.Apply(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := sameLive(nft.dump(), fresh(t, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tx := nft.log[len(nft.log)-1]; strings.Contains(tx, "delete table") || !strings.Contains(tx, "flush chain inet wanlb group2") {
+		t.Fatalf("lte's removal:\n%s", tx)
+	}
+}
