@@ -233,7 +233,7 @@ func nftChains(p *plan.Plan) ([]nftChain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default group: %w", err)
 	}
-	decide = append(decide, "goto default")
+	decide = append(decide, `goto default comment "default"`)
 	chain("decide", "", decide...)
 	for _, name := range groupOrder {
 		chain(name, "", groupRules[name])
