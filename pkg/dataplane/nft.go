@@ -43,7 +43,6 @@ type nftRuleset struct {
 	gen    uint32
 	sum    uint64
 	chains []nftChain
-	dead   map[string]int // unreachable rules left in each chain (nftDelta)
 
 	mu      sync.Mutex
 	ownPIDs []int // the last few nft processes wanlb ran
@@ -62,21 +61,20 @@ func (r *nftRuleset) Render(p *plan.Plan, _ *Desired) ([]byte, error) { return R
 // Sync makes the table hold text. A full sync (asked for, or the first
 // one, or after a failure or a flush) runs text itself, which deletes and
 // recreates the whole table; otherwise only the changed chains are sent
-// (nftDelta), as one transaction too: nft's parsing of a whole table and
-// the kernel's wait after removing rules are most of an apply's cost; a
-// few added rules take a fraction of it.
+// (nftDelta), as one transaction too: nft's parsing of a whole table is
+// much of an apply's cost, a few short chains take a fraction of it.
 func (r *nftRuleset) Sync(text []byte, full bool) error {
 	chains, err := parseNFT(text)
 	if err != nil {
 		return err
 	}
-	send, dead := text, map[string]int{}
+	send := text
 	if !full && r.synced {
-		if delta, next, ok := nftDelta(r.chains, chains, r.dead); ok {
-			send, dead = delta, next
+		if delta, ok := nftDelta(r.chains, chains); ok {
+			send = delta
 		}
 	}
-	r.synced, r.chains, r.dead = false, nil, nil
+	r.synced, r.chains = false, nil
 	if len(send) > 0 {
 		if err := r.exec(send); err != nil {
 			return err
@@ -90,7 +88,7 @@ func (r *nftRuleset) Sync(text []byte, full bool) error {
 	if err != nil {
 		return fmt.Errorf("nftables table %s: %w", NFTTable, err)
 	}
-	r.synced, r.gen, r.sum, r.chains, r.dead = true, gen, sum, chains, dead
+	r.synced, r.gen, r.sum, r.chains = true, gen, sum, chains
 	return nil
 }
 
@@ -118,7 +116,7 @@ func (r *nftRuleset) own(pid int) bool {
 }
 
 func (r *nftRuleset) Flush() error {
-	r.synced, r.chains, r.dead = false, nil, nil
+	r.synced, r.chains = false, nil
 	if err := r.exec(flushNFT); err != nil {
 		return fmt.Errorf("delete table inet %s: %w", NFTTable, err)
 	}

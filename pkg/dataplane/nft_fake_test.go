@@ -216,13 +216,9 @@ func (f *fakeNFT) foreign(text string) error {
 	return err
 }
 
-// dumpTable prints the chains sorted by name: their order in the table
-// means nothing to nftables (rules name the chains they jump to), and an
-// incremental apply appends new chains where a full one would interleave
-// them.
 func dumpTable(t *fakeTable) string {
 	var b strings.Builder
-	for _, c := range slices.Sorted(maps.Keys(t.chains)) {
+	for _, c := range t.order {
 		fmt.Fprintf(&b, "\tchain %s {\n", c)
 		for _, r := range t.chains[c] {
 			fmt.Fprintf(&b, "\t\t%s\n", r)

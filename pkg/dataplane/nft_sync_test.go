@@ -1,8 +1,6 @@
 package dataplane
 
 import (
-	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -58,22 +56,25 @@ func fresh(t *testing.T, p *plan.Plan) string {
 }
 
 // TestNFTIncremental: after the first (full) apply, a WAN going down or up
-// and a rule added or removed re-send only the chains that changed, in one
-// transaction, and leave exactly the table a full apply would.
+// or a weight change re-sends only the chains that changed, in one
+// transaction; a change of the chains themselves (a rule or a WAN added or
+// removed) replaces the table. Either way the kernel holds exactly the
+// table a full apply would.
 func TestNFTIncremental(t *testing.T) {
+	weights := rulesPlan(false)
+	weights.Default = balanced(mem("wan", 0.5), mem("wanb", 0.25), mem("lte", 0.25))
 	for _, tc := range []struct {
 		name     string
 		from, to *plan.Plan
-		sent     []string // chains the transaction must (re)fill
-		deleted  []string
-		addOnly  bool // nothing flushed or deleted: no grace period
+		sent     []string // chains the transaction flushes and refills; nil: full sync
 	}{
-		{"wan down", rulesPlan(false), rulesPlan(false, "wanb"), []string{"group0", "default"}, nil, true},
-		{"wan back", rulesPlan(false, "wanb"), rulesPlan(false), []string{"group0", "default"}, nil, true},
-		{"two down", rulesPlan(false), rulesPlan(false, "wan", "lte"), []string{"group1", "group2", "default"}, nil, true},
-		{"rule added", rulesPlan(false), rulesPlan(true), []string{"group3", "decide"}, nil, false},
-		{"rule removed", rulesPlan(true), rulesPlan(false), []string{"decide"}, []string{"group3"}, false},
-		{"wan removed", rulesPlan(false), twoWANs(), []string{"pre", "out", "post", "group1", "group2", "default"}, []string{"restore_lte", "set_lte"}, false},
+		{"wan down", rulesPlan(false), rulesPlan(false, "wanb"), []string{"group0", "default"}},
+		{"wan back", rulesPlan(false, "wanb"), rulesPlan(false), []string{"group0", "default"}},
+		{"two down", rulesPlan(false), rulesPlan(false, "wan", "lte"), []string{"group1", "group2", "default"}},
+		{"weights", rulesPlan(false), weights, []string{"default"}},
+		{"rule added", rulesPlan(false), rulesPlan(true), nil},
+		{"rule removed", rulesPlan(true), rulesPlan(false), nil},
+		{"wan removed", rulesPlan(false), twoWANs(), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nft, _, dp := newNFTFakes()
@@ -89,21 +90,27 @@ func TestNFTIncremental(t *testing.T) {
 				t.Fatalf("%d nft runs, want 1", nft.runs-n)
 			}
 			tx := nft.log[len(nft.log)-1]
-			if strings.Contains(tx, "delete table") {
-				t.Fatalf("incremental change replaced the table:\n%s", tx)
+			if full := strings.HasPrefix(tx, "add table inet wanlb\ndelete table inet wanlb\n"); full != (tc.sent == nil) {
+				t.Fatalf("full sync %v, want %v:\n%s", full, tc.sent == nil, tx)
 			}
-			sent, deleted := txChains(tx)
-			if strings.Join(sent, " ") != strings.Join(tc.sent, " ") || strings.Join(deleted, " ") != strings.Join(tc.deleted, " ") {
-				t.Errorf("sent %v deleted %v, want %v and %v:\n%s", sent, deleted, tc.sent, tc.deleted, tx)
+			if tc.sent != nil {
+				var sent []string
+				for _, l := range strings.Split(tx, "\n") {
+					if name, ok := strings.CutPrefix(l, "flush chain inet wanlb "); ok {
+						sent = append(sent, name)
+					} else if l != "" && !strings.HasPrefix(l, "add rule inet wanlb ") {
+						t.Errorf("unexpected command %q", l)
+					}
+				}
+				if !slices.Equal(sent, tc.sent) {
+					t.Errorf("re-sent %v, want %v:\n%s", sent, tc.sent, tx)
+				}
 			}
-			if addOnly := !strings.Contains(tx, "flush") && !strings.Contains(tx, "delete"); addOnly != tc.addOnly {
-				t.Errorf("add-only %v, want %v:\n%s", addOnly, tc.addOnly, tx)
-			}
-			if err := sameLive(nft.dump(), fresh(t, tc.to)); err != nil {
-				t.Fatal(err)
+			if got, want := nft.dump(), fresh(t, tc.to); got != want {
+				t.Fatalf("table after the apply:\n%s\nafter a full one:\n%s", got, want)
 			}
 			if !dp.Intact(res.Desired) {
-				t.Fatal("not intact after an incremental apply")
+				t.Fatal("not intact after the apply")
 			}
 		})
 	}
@@ -128,7 +135,7 @@ func TestNFTFullSyncWhenAsked(t *testing.T) {
 		t.Fatal(err)
 	}
 	full("requested")
-	nft.failOn = "insert rule"
+	nft.failOn = "flush chain"
 	if _, err := dp.Apply(rulesPlan(false, "lte")); err == nil {
 		t.Fatal("failed transaction reported success")
 	}
@@ -142,31 +149,6 @@ func TestNFTFullSyncWhenAsked(t *testing.T) {
 	}
 }
 
-// TestNFTDeadRulesBounded: a WAN flapping leaves at most maxDead
-// unreachable rules in a chain; then the chain is flushed and refilled.
-func TestNFTDeadRulesBounded(t *testing.T) {
-	nft, _, dp := newNFTFakes()
-	flushes := 0
-	for i := range 20 {
-		p := rulesPlan(false)
-		if i%2 == 1 {
-			p = rulesPlan(false, "wanb")
-		}
-		if _, err := dp.Apply(p); err != nil {
-			t.Fatal(err)
-		}
-		if i > 0 && strings.Contains(nft.log[len(nft.log)-1], "flush chain") {
-			flushes++
-		}
-		if err := sameLive(nft.dump(), fresh(t, p)); err != nil {
-			t.Fatalf("change %d: %v", i, err)
-		}
-	}
-	if flushes == 0 || flushes > 10 {
-		t.Errorf("%d of 19 changes flushed", flushes)
-	}
-}
-
 // twoWANs is rulesPlan without lte.
 func twoWANs() *plan.Plan {
 	p := rulesPlan(false, "lte")
@@ -174,92 +156,25 @@ func twoWANs() *plan.Plan {
 	return p
 }
 
-// txChains lists the chains a transaction fills and deletes.
-func txChains(tx string) (sent, deleted []string) {
-	for _, l := range strings.Split(tx, "\n") {
-		f := strings.Fields(l)
-		switch {
-		case len(f) >= 5 && f[1] == "chain" && f[0] == "delete":
-			deleted = append(deleted, f[4])
-		case len(f) >= 5 && (f[1] == "chain" || f[1] == "rule") && !slices.Contains(sent, f[4]):
-			sent = append(sent, f[4])
-		}
-	}
-	return sent, deleted
-}
-
-// sameLive checks that got (a fake's dump) holds the chains of want and
-// that each begins with want's rules; rules after them must be unreachable
-// (want's last rule ends the chain) and at most maxDead.
-func sameLive(got, want string) error {
-	g, w := dumpChains(got), dumpChains(want)
-	if !slices.Equal(slices.Sorted(maps.Keys(g)), slices.Sorted(maps.Keys(w))) {
-		return fmt.Errorf("chains differ:\n%s\nwant:\n%s", got, want)
-	}
-	for name, rules := range w {
-		have := g[name]
-		ok := len(have) >= len(rules) && slices.Equal(have[:len(rules)], rules)
-		if ok && len(have) > len(rules) {
-			ok = len(rules) > 0 && endsChain(rules[len(rules)-1]) && len(have)-len(rules) <= maxDead
-		}
-		if !ok {
-			return fmt.Errorf("chain %s holds %q, want %q", name, have, rules)
-		}
-	}
-	return nil
-}
-
-// dumpChains reads a fake's dump into rules by "table/chain".
-func dumpChains(dump string) map[string][]string {
-	out := map[string][]string{}
-	var table, chain string
-	for _, l := range strings.Split(dump, "\n") {
-		switch {
-		case strings.HasPrefix(l, "table "):
-			table = strings.TrimSuffix(strings.TrimPrefix(l, "table "), " {")
-		case strings.HasPrefix(l, "\tchain "):
-			chain = table + "/" + strings.TrimSuffix(strings.TrimPrefix(l, "\tchain "), " {")
-			out[chain] = []string{}
-		case strings.HasPrefix(l, "\t\t"):
-			out[chain] = append(out[chain], l[2:])
-		}
-	}
-	return out
-}
-
 // TestNFTDeltaFallsBack: changes an incremental transaction cannot express
 // safely ask for the full one.
 func TestNFTDeltaFallsBack(t *testing.T) {
 	base := []nftChain{{Name: "pre", Hook: "type filter hook prerouting priority mangle; policy accept;", Rules: []string{"return"}}, {Name: "x", Rules: []string{"return"}}}
 	hook := []nftChain{{Name: "pre", Hook: "type filter hook prerouting priority raw; policy accept;", Rules: []string{"return"}}, base[1]}
-	if _, _, ok := nftDelta(base, hook, nil); ok {
+	if _, ok := nftDelta(base, hook); ok {
 		t.Error("a hook change went incremental")
 	}
-	if _, _, ok := nftDelta(base, base[1:], nil); ok {
-		t.Error("a base chain's removal went incremental")
+	if _, ok := nftDelta(base, base[1:]); ok {
+		t.Error("a chain's removal went incremental")
 	}
-	if tx, _, ok := nftDelta(base, base, nil); !ok || len(tx) != 0 {
+	renamed := []nftChain{base[0], {Name: "y", Rules: []string{"return"}}}
+	if _, ok := nftDelta(base, renamed); ok {
+		t.Error("a chain's replacement went incremental")
+	}
+	if tx, ok := nftDelta(base, base); !ok || len(tx) != 0 {
 		t.Errorf("no change: %q %v", tx, ok)
 	}
 	if _, err := parseNFT([]byte("table inet wanlb {\n\tbogus\n}\n")); err == nil {
 		t.Error("parseNFT took a line it does not know")
-	}
-}
-
-// TestNFTDeadRulesGoBeforeTheirTargets: a chain whose dead rules jump to a
-// chain being deleted is flushed in the same transaction, even when its
-// live rules stay the same (lte goes down, then leaves the config).
-func TestNFTDeadRulesGoBeforeTheirTargets(t *testing.T) {
-	nft, _, dp := newNFTFakes()
-	for _, p := range []*plan.Plan{rulesPlan(false), rulesPlan(false, "lte"), twoWANs()} {
-		if _, err := dp.Apply(p); err != nil {
-			t.Fatal(err)
-		}
-		if err := sameLive(nft.dump(), fresh(t, p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if tx := nft.log[len(nft.log)-1]; strings.Contains(tx, "delete table") || !strings.Contains(tx, "flush chain inet wanlb group2") {
-		t.Fatalf("lte's removal:\n%s", tx)
 	}
 }
