@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -102,19 +101,20 @@ func nftChains(p *plan.Plan) ([]nftChain, error) {
 	if !p.Enabled {
 		return nil, nil
 	}
-	if _, err := Render(p); err != nil { // the same checks as for iptables
+	k, err := newMarking(p)
+	if err != nil {
 		return nil, err
 	}
-	m := p.MarkMask
-	mask, keep := hex32(uint32(m)), hex32(^uint32(m))
-	markOf := map[string]string{}
-	for _, w := range p.WANs {
-		// WAN names become chain names and comments.
-		if !wanNameRe.MatchString(w.Name) {
-			return nil, fmt.Errorf("wan %q: not a UCI section name", w.Name)
-		}
-		markOf[w.Name] = hex32(m.Value(w.Mark))
+	if _, err := Render(p); err != nil { // routes: the same checks as for iptables
+		return nil, err
 	}
+	return renderNFTChains(k), nil
+}
+
+// renderNFTChains prints a marking as the chains of table inet wanlb.
+func renderNFTChains(k *marking) []nftChain {
+	m := k.mask
+	mask, keep := hex32(uint32(m)), hex32(^uint32(m))
 	setMark := func(v string) string { return "meta mark set meta mark and " + keep + " or " + v }
 
 	var chains []nftChain
@@ -132,15 +132,15 @@ func nftChains(p *plan.Plan) ([]nftChain, error) {
 	pre = append(pre, v4only)
 	// Connections that arrive on a WAN (port forwards, services on the
 	// router) belong to it, so their replies leave the same way.
-	for _, w := range p.WANs {
-		pre = append(pre, fmt.Sprintf("iifname %q ct state new ct mark set ct mark and %s or %s comment \"inbound %s\"", w.Device, keep, markOf[w.Name], w.Name))
+	for _, w := range k.wans {
+		pre = append(pre, fmt.Sprintf("iifname %q ct state new ct mark set ct mark and %s or %s comment \"inbound %s\"", w.device, keep, hex32(w.mark), w.name))
 	}
 	// The connection's WAN, once known, is the packet's WAN. Kernel 5.15
 	// cannot OR two registers (ct mark into meta mark under a mask), so the
 	// masked restore dispatches on the value: one chain per WAN mark.
 	var restore []string
-	for _, w := range p.WANs {
-		restore = append(restore, markOf[w.Name]+" : jump "+wanChain("restore_", w.Name))
+	for _, w := range k.wans {
+		restore = append(restore, hex32(w.mark)+" : jump "+wanChain("restore_", w.name))
 	}
 	common := []string{}
 	if len(restore) > 0 {
@@ -159,51 +159,45 @@ func nftChains(p *plan.Plan) ([]nftChain, error) {
 	// device): replies pass strict rp_filter, and a conntrack flush for a
 	// WAN catches exactly its connections.
 	post := []string{v4only}
-	for _, w := range p.WANs {
-		post = append(post, fmt.Sprintf("ct mark and %s == 0 oifname %q ct mark set ct mark and %s or %s", mask, w.Device, keep, markOf[w.Name]))
+	for _, w := range k.wans {
+		post = append(post, fmt.Sprintf("ct mark and %s == 0 oifname %q ct mark set ct mark and %s or %s", mask, w.device, keep, hex32(w.mark)))
 	}
 	chain("post", "type filter hook postrouting priority mangle", post...)
-	for _, w := range p.WANs {
-		chain(wanChain("restore_", w.Name), "", setMark(markOf[w.Name]))
+	for _, w := range k.wans {
+		chain(wanChain("restore_", w.name), "", setMark(hex32(w.mark)))
 	}
-	for _, w := range p.WANs {
-		chain(wanChain("set_", w.Name), "", setMark(markOf[w.Name]))
+	for _, w := range k.wans {
+		chain(wanChain("set_", w.name), "", setMark(hex32(w.mark)))
 	}
 
-	// verdict renders where a group sends a new connection: the rule of
-	// its group chain.
-	verdict := func(g plan.Group) (string, error) {
-		switch g.Action {
-		case plan.Unreachable:
-			return setMark(hex32(m.Value(m.Unreachable()))) + " return", nil
-		case plan.Blackhole:
-			return setMark(hex32(m.Value(m.Blackhole()))) + " return", nil
+	// verdictRule renders where a group sends a new connection: the rule
+	// of its group chain.
+	verdictRule := func(v verdict) string {
+		switch v.action {
+		case plan.Unreachable, plan.Blackhole:
+			return setMark(hex32(v.fixed)) + " return"
 		case plan.Balance:
-			for _, mem := range g.Members {
-				if _, ok := markOf[mem.WAN]; !ok {
-					return "", fmt.Errorf("group member %s has no mark", mem.WAN)
-				}
-			}
 			switch {
-			case len(g.Members) == 1:
-				return "goto " + wanChain("set_", g.Members[0].WAN), nil
-			case len(g.Members) > 1 && len(g.Buckets) > 0:
-				if len(g.Buckets) != NFTBuckets {
-					return "", fmt.Errorf("%d hash buckets, want %d", len(g.Buckets), NFTBuckets)
+			case len(v.members) == 1:
+				return "goto " + wanChain("set_", v.members[0].wan)
+			case len(v.buckets) > 0:
+				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(v.buckets))
+			case len(v.members) > 1:
+				ms := make([]plan.Member, len(v.members))
+				for i, mem := range v.members {
+					ms[i] = plan.Member{WAN: mem.wan, Share: mem.share}
 				}
-				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(g.Buckets)), nil
-			case len(g.Members) > 1:
-				n, counts := shareCounts(g.Members)
+				n, counts := shareCounts(ms)
 				var owners []string
 				for i, c := range counts {
 					for range c {
-						owners = append(owners, g.Members[i].WAN)
+						owners = append(owners, v.members[i].wan)
 					}
 				}
-				return fmt.Sprintf("numgen random mod %d vmap { %s }", n, spans(owners)), nil
+				return fmt.Sprintf("numgen random mod %d vmap { %s }", n, spans(owners))
 			}
 		}
-		return "return", nil // plan.Main: left unmarked, the main table routes it
+		return "return" // plan.Main: left unmarked, the main table routes it
 	}
 
 	// decide: policy rules in file order, the first match wins (every
@@ -214,12 +208,9 @@ func nftChains(p *plan.Plan) ([]nftChain, error) {
 	var decide, groupOrder []string
 	groups := map[string]string{} // key -> chain name
 	groupRules := map[string]string{}
-	for _, r := range p.Rules {
-		v, err := verdict(r.Group)
-		if err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.Rule.ID, err)
-		}
-		key := fmt.Sprintf("%q %t %s", r.Rule.WANs, r.Rule.Fallback, v)
+	for _, r := range k.rules {
+		v := verdictRule(r.to)
+		key := fmt.Sprintf("%q %t %s", r.rule.WANs, r.rule.Fallback, v)
 		name, ok := groups[key]
 		if !ok {
 			name = fmt.Sprintf("group%d", len(groups))
@@ -227,22 +218,16 @@ func nftChains(p *plan.Plan) ([]nftChain, error) {
 			groupOrder = append(groupOrder, name)
 			groupRules[name] = v
 		}
-		decide = append(decide, fmt.Sprintf("%sgoto %s comment \"rule %s\"", nftMatch(r.Rule), name, r.Rule.ID))
-	}
-	v, err := verdict(p.Default)
-	if err != nil {
-		return nil, fmt.Errorf("default group: %w", err)
+		decide = append(decide, fmt.Sprintf("%sgoto %s comment \"rule %s\"", nftMatch(r.rule), name, r.rule.ID))
 	}
 	decide = append(decide, `goto default comment "default"`)
 	chain("decide", "", decide...)
 	for _, name := range groupOrder {
 		chain(name, "", groupRules[name])
 	}
-	chain("default", "", v)
-	return chains, nil
+	chain("default", "", verdictRule(k.def))
+	return chains
 }
-
-var wanNameRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
 
 func hex32(v uint32) string { return fmt.Sprintf("0x%08x", v) }
 
