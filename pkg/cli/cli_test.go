@@ -131,8 +131,9 @@ func TestRules(t *testing.T) {
 			"# firewall backend: nftables (globals.backend 'auto')",
 			"# nft -f - (one transaction)",
 			"delete table inet wanlb",
-			`meta l4proto udp th dport 5060 goto set_wan2 comment "rule @rule[0]"`,
-			`numgen random mod 4 vmap { 0-2 : goto set_wan1, 3 : goto set_wan2 } comment "default"`,
+			`meta l4proto udp th dport 5060 goto group0 comment "rule @rule[0]"`,
+			"\tchain group0 {\n\t\tgoto set_wan2\n\t}",
+			"\tchain default {\n\t\tnumgen random mod 4 vmap { 0-2 : goto set_wan1, 3 : goto set_wan2 }\n\t}",
 		}},
 		{"iptables", []string{
 			"# firewall backend: iptables (globals.backend 'iptables')",

@@ -11,6 +11,8 @@ package config
 import (
 	"net/netip"
 	"time"
+
+	"github.com/wanlb/wanlb/pkg/mark"
 )
 
 // Config is the whole of /etc/config/wanlb.
@@ -40,7 +42,7 @@ type Globals struct {
 	BandwidthBased bool
 	LastResort     LastResort
 	FlushConntrack bool
-	MarkMask       uint32
+	MarkMask       mark.Mask
 	Backend        string // firewall backend: auto | nftables | iptables
 	Hook           string
 	LogLevel       string

@@ -3,13 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"time"
 
+	"github.com/wanlb/wanlb/pkg/mark"
 	"github.com/wanlb/wanlb/pkg/uciconf"
 )
 
@@ -41,9 +40,6 @@ const (
 	MaxTimeout   = time.Minute
 	MaxRounds    = 100
 	MaxLatencyMs = 60000
-	// ForeignMarks are fwmark bits other policy routers own: mwan3
-	// (0x3f00), pbr and Tailscale (0xff0000), Kubernetes (0x4000, 0x8000).
-	ForeignMarks uint32 = 0x00ffff00
 )
 
 var (
@@ -119,13 +115,13 @@ func (v *validator) globals(s *uciconf.Section) Globals {
 		BandwidthBased: r.boolean("bandwidth_based"),
 		LastResort:     LastResort(r.oneOf("last_resort")),
 		FlushConntrack: r.boolean("flush_conntrack"),
-		MarkMask:       0x3f000000,
+		MarkMask:       mark.Default,
 		Backend:        r.oneOf("backend"),
 		Hook:           r.str("hook"),
 		LogLevel:       r.oneOf("log_level"),
 	}
 	if m, ok := r.value("mark_mask"); ok {
-		if mask, err := parseMarkMask(m); err != nil {
+		if mask, err := mark.Parse(m); err != nil {
 			r.fail("mark_mask", m, err.Error())
 		} else {
 			g.MarkMask = mask
@@ -137,31 +133,6 @@ func (v *validator) globals(s *uciconf.Section) Globals {
 	return g
 }
 
-// parseMarkMask checks that the mask is one run of 2 to 8 bits (one WAN plus
-// the two reserved marks need values 1..3; 8 bits keep table ids and rule
-// priorities in wanlb's ranges) clear of the bits other
-// policy routers use.
-func parseMarkMask(s string) (uint32, error) {
-	n, err := strconv.ParseUint(s, 0, 32)
-	if err != nil {
-		return 0, fmt.Errorf("must be a 32-bit number such as 0x3f000000")
-	}
-	m := uint32(n)
-	if m == 0 {
-		return 0, fmt.Errorf("must not be zero")
-	}
-	shifted := m >> bits.TrailingZeros32(m)
-	if shifted&(shifted+1) != 0 {
-		return 0, fmt.Errorf("must be one contiguous run of bits")
-	}
-	if n := bits.OnesCount32(m); n < 2 || n > 8 {
-		return 0, fmt.Errorf("must have between 2 and 8 bits")
-	}
-	if m&ForeignMarks != 0 {
-		return 0, fmt.Errorf("overlaps marks used by mwan3 (0x3f00), pbr or Tailscale (0xff0000)")
-	}
-	return m, nil
-}
 
 // crossChecks finds problems that span sections.
 func (v *validator) crossChecks(c *Config) {
@@ -174,11 +145,10 @@ func (v *validator) crossChecks(c *Config) {
 		}
 	}
 	// Two values of the mask are reserved (blackhole, unreachable).
-	bitsN := bits.OnesCount32(c.Globals.MarkMask)
-	if maxWANs := (1 << bitsN) - 3; len(c.WANs) > maxWANs {
+	if maxWANs := c.Globals.MarkMask.MaxWANs(); len(c.WANs) > maxWANs {
 		v.problems = append(v.problems, Problem{Section: "globals", Option: "mark_mask",
 			Msg:   fmt.Sprintf("has room for %d WANs, the config has %d", maxWANs, len(c.WANs)),
-			Value: fmt.Sprintf("%#x", c.Globals.MarkMask), HasVal: true})
+			Value: c.Globals.MarkMask.String(), HasVal: true})
 	}
 	devices := map[string]string{}
 	for _, w := range c.WANs {

@@ -65,6 +65,7 @@ type Daemon struct {
 	links    map[string]linkmon.Link     // by device
 	ifaces   map[string]netifd.Interface // by WAN name, from netifd
 	prev     *plan.Plan                  // the last computed plan
+	adopted  map[string]uint32           // mark indexes by WAN name a previous run left in the kernel
 	applied  *plan.Plan                  // the last plan the kernel accepted
 	desired  *dataplane.Desired          // of the last successful apply, for the repair check
 	probers  context.CancelFunc
@@ -240,24 +241,24 @@ func (d *Daemon) answer(ctx context.Context, r request) any {
 	return nil
 }
 
-// adopt seeds the marks from the kernel state a previous daemon left
-// (after a crash or kill -9), so every WAN keeps its mark and existing
-// connections their WAN. The first apply then replaces that state in one
-// transaction, with no moment where traffic is unsteered.
+// adopt reads the marks a previous daemon left in the kernel (after a
+// crash or kill -9); the plan keeps them (plan.Input.Marks), so every WAN
+// keeps its mark and existing connections their WAN. The first apply then
+// replaces that state in one transaction, with no moment where traffic is
+// unsteered.
 func (d *Daemon) adopt() {
 	marks, err := d.kernel.DataPlane.AdoptMarks()
 	if err != nil || len(marks) == 0 {
 		return
 	}
-	seed := &plan.Plan{MarkMask: d.cfg.Globals.MarkMask}
+	d.adopted = map[string]uint32{}
 	for i := range d.cfg.WANs {
 		w := &d.cfg.WANs[i]
 		if m, ok := marks[d.device(w)]; ok {
-			seed.WANs = append(seed.WANs, plan.WAN{Name: w.Name, Mark: m})
+			d.adopted[w.Name] = m
 		}
 	}
-	d.prev = seed
-	d.log.Info(fmt.Sprintf("adopted the marks of %d WANs from a previous run", len(seed.WANs)))
+	d.log.Info(fmt.Sprintf("adopted the marks of %d WANs from a previous run", len(d.adopted)))
 }
 
 // device is a WAN's L3 device: from the config, else from netifd.
@@ -498,7 +499,7 @@ func (d *Daemon) states() map[string]plan.WANState {
 // a successful apply, so a retry still deletes an offline WAN's entries.
 func (d *Daemon) replan(why string) {
 	now := time.Now()
-	p := plan.Compute(plan.Input{Config: d.cfg, States: d.states(), Prev: d.prev, Now: now})
+	p := plan.Compute(plan.Input{Config: d.cfg, States: d.states(), Prev: d.prev, Marks: d.adopted, Now: now})
 	d.prev = p
 	d.saveEngaged(p)
 	start := time.Now()

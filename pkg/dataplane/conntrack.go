@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/ti-mo/conntrack"
+
+	"github.com/wanlb/wanlb/pkg/mark"
 )
 
 // Conntrack deletes connection tracking entries.
@@ -40,6 +42,6 @@ func (k *KernelConntrack) Close() error { return k.c.Close() }
 
 // WANMark returns the fwmark and mask of a plan WAN's mark index, for
 // deleting its connections.
-func WANMark(index, mask uint32) (uint32, uint32) {
-	return marks{mask}.value(index), mask
+func WANMark(index uint32, mask mark.Mask) (uint32, uint32) {
+	return mask.Value(index), uint32(mask)
 }

@@ -1,6 +1,6 @@
 package dataplane
 
-import "math/bits"
+import "github.com/wanlb/wanlb/pkg/mark"
 
 // Every number wanlb puts into the kernel, and why it was chosen. The
 // neighbours we must not collide with:
@@ -45,24 +45,8 @@ const (
 	TableEnd  = TableBase + 256
 
 	// MaxMaskBits bounds the mark mask so indexes fit the ranges above.
-	MaxMaskBits = 8
+	MaxMaskBits = mark.MaxBits
 )
-
-// Marks within one mark mask. Index i (1-based) is the value i shifted into
-// the mask. The two highest values are reserved: all ones routes to an
-// "unreachable" table, all ones minus one to a "blackhole" table.
-type marks struct{ mask uint32 }
-
-func (m marks) shift() int { return bits.TrailingZeros32(m.mask) }
-
-// value returns the fwmark of mark index i.
-func (m marks) value(i uint32) uint32 { return i << m.shift() }
-
-func (m marks) allOnes() uint32 { return m.mask >> m.shift() }
-
-// unreachable and blackhole are the reserved indexes.
-func (m marks) unreachable() uint32 { return m.allOnes() }
-func (m marks) blackhole() uint32   { return m.allOnes() - 1 }
 
 func table(i uint32) int { return TableBase + int(i) }
 

@@ -31,15 +31,18 @@ type NFTState interface {
 var flushNFT = []byte("add table inet " + NFTTable + "\ndelete table inet " + NFTTable + "\n")
 
 // nftRuleset is the nftables backend: everything in wanlb's own table,
-// replaced whole in one transaction.
+// changed in one transaction each time: replaced whole on a full sync,
+// else only the chains whose content changed are re-sent.
 type nftRuleset struct {
 	run   NFTRunner
 	state NFTState
 
-	// After the last Sync: the generation and fingerprint it left.
+	// After the last Sync: the generation and fingerprint it left, and
+	// the chains the table holds (what an incremental sync diffs against).
 	synced bool
 	gen    uint32
 	sum    uint64
+	chains []nftChain
 
 	mu      sync.Mutex
 	ownPIDs []int // the last few nft processes wanlb ran
@@ -55,12 +58,27 @@ func (r *nftRuleset) Backend() string { return BackendNFTables }
 
 func (r *nftRuleset) Render(p *plan.Plan, _ *Desired) ([]byte, error) { return RenderNFT(p) }
 
-// Sync runs the transaction. The table is replaced whole every time, so a
-// full sync needs nothing more than a normal one.
-func (r *nftRuleset) Sync(text []byte, _ bool) error {
-	r.synced = false
-	if err := r.exec(text); err != nil {
+// Sync makes the table hold text. A full sync (asked for, or the first
+// one, or after a failure or a flush) runs text itself, which deletes and
+// recreates the whole table; otherwise only the changed chains are sent
+// (nftDelta), as one transaction too: nft's parsing of a whole table is
+// much of an apply's cost, a few short chains take a fraction of it.
+func (r *nftRuleset) Sync(text []byte, full bool) error {
+	chains, err := parseNFT(text)
+	if err != nil {
 		return err
+	}
+	send := text
+	if !full && r.synced {
+		if delta, ok := nftDelta(r.chains, chains); ok {
+			send = delta
+		}
+	}
+	r.synced, r.chains = false, nil
+	if len(send) > 0 {
+		if err := r.exec(send); err != nil {
+			return err
+		}
 	}
 	gen, err := r.state.Generation()
 	if err != nil {
@@ -70,7 +88,7 @@ func (r *nftRuleset) Sync(text []byte, _ bool) error {
 	if err != nil {
 		return fmt.Errorf("nftables table %s: %w", NFTTable, err)
 	}
-	r.synced, r.gen, r.sum = true, gen, sum
+	r.synced, r.gen, r.sum, r.chains = true, gen, sum, chains
 	return nil
 }
 
@@ -98,7 +116,7 @@ func (r *nftRuleset) own(pid int) bool {
 }
 
 func (r *nftRuleset) Flush() error {
-	r.synced = false
+	r.synced, r.chains = false, nil
 	if err := r.exec(flushNFT); err != nil {
 		return fmt.Errorf("delete table inet %s: %w", NFTTable, err)
 	}

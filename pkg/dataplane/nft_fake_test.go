@@ -10,11 +10,12 @@ import (
 )
 
 // fakeNFT is a stateful stand-in for `nft -f -` and the netlink reads:
-// it parses the transaction text wanlb renders (add/delete table, table
-// blocks with chains and rules), applies it all or nothing like the
-// kernel's commit, refuses a delete of a missing table and a jump or goto
-// to a chain the table does not have, and keeps other tables (fw4's)
-// untouched unless a transaction names them.
+// it parses the transaction text wanlb renders (add/delete/flush table,
+// add/delete/flush chain, add/insert rule, table blocks with chains and rules, where a block
+// naming an existing chain appends to it), applies it all or nothing like
+// the kernel's commit, refuses a delete or flush of a missing table or
+// chain and a jump or goto to a chain the table does not have, and keeps
+// other tables (fw4's) untouched unless a transaction names them.
 type fakeNFT struct {
 	tables map[string]*fakeTable // "inet fw4" -> table
 	gen    uint32
@@ -39,10 +40,12 @@ func newFakeNFT() *fakeNFT {
 }
 
 var (
-	fakeTableRe = regexp.MustCompile(`^(add|delete|flush) table (inet|ip|ip6) (\w+)$`)
-	fakeBlockRe = regexp.MustCompile(`^table (inet|ip|ip6) (\w+) \{$`)
-	fakeChainRe = regexp.MustCompile(`^chain (\w+) \{$`)
-	fakeJumpRe  = regexp.MustCompile(`\b(jump|goto) (\w+)`)
+	fakeTableRe    = regexp.MustCompile(`^(add|delete|flush) table (inet|ip|ip6) (\w+)$`)
+	fakeChainCmdRe = regexp.MustCompile(`^(add|delete|flush) chain (inet|ip|ip6) (\w+) (\w+)(?: \{ (.+) \})?$`)
+	fakeRuleCmdRe  = regexp.MustCompile(`^(add|insert) rule (inet|ip|ip6) (\w+) (\w+) (.+)$`)
+	fakeBlockRe    = regexp.MustCompile(`^table (inet|ip|ip6) (\w+) \{$`)
+	fakeChainRe    = regexp.MustCompile(`^chain (\w+) \{$`)
+	fakeJumpRe     = regexp.MustCompile(`\b(jump|goto) (\w+)`)
 )
 
 func (t *fakeTable) clone() *fakeTable {
@@ -95,6 +98,55 @@ func (f *fakeNFT) Run(text []byte) (int, error) {
 						next[key].chains[c] = next[key].chains[c][:min(1, len(next[key].chains[c]))]
 					}
 				}
+			} else if m := fakeChainCmdRe.FindStringSubmatch(line); m != nil {
+				t, name := next[m[2]+" "+m[3]], m[4]
+				if t == nil {
+					return fail("No such file or directory")
+				}
+				rules, exists := t.chains[name]
+				switch {
+				case m[1] == "add":
+					if !exists {
+						t.order = append(t.order, name)
+						t.chains[name] = nil
+						if m[5] != "" {
+							t.chains[name] = []string{m[5]}
+						}
+					} else if m[5] != "" && (len(rules) == 0 || rules[0] != m[5]) {
+						return fail("Could not process rule: Device or resource busy (another hook)")
+					}
+				case !exists:
+					return fail("No such file or directory")
+				case m[1] == "flush":
+					// A base chain keeps its hook, as in the kernel.
+					if len(rules) > 0 && strings.HasPrefix(rules[0], "type ") {
+						t.chains[name] = rules[:1]
+					} else {
+						t.chains[name] = nil
+					}
+				case m[1] == "delete":
+					delete(t.chains, name)
+					t.order = slices.DeleteFunc(t.order, func(c string) bool { return c == name })
+				}
+			} else if m := fakeRuleCmdRe.FindStringSubmatch(line); m != nil {
+				t := next[m[2]+" "+m[3]]
+				if t == nil {
+					return fail("No such file or directory")
+				}
+				rules, ok := t.chains[m[4]]
+				if !ok {
+					return fail("No such file or directory")
+				}
+				if m[1] == "add" {
+					t.chains[m[4]] = append(rules, m[5])
+					break
+				}
+				// insert: at the head, after a base chain's hook.
+				at := 0
+				if len(rules) > 0 && strings.HasPrefix(rules[0], "type ") {
+					at = 1
+				}
+				t.chains[m[4]] = slices.Insert(rules, at, m[5])
 			} else if m := fakeBlockRe.FindStringSubmatch(line); m != nil {
 				key := m[1] + " " + m[2]
 				if next[key] == nil {
@@ -109,11 +161,10 @@ func (f *fakeNFT) Run(text []byte) (int, error) {
 				cur = nil
 			} else if m := fakeChainRe.FindStringSubmatch(line); m != nil {
 				chain = m[1]
-				if _, ok := cur.chains[chain]; ok {
-					return fail("chain exists")
+				if _, ok := cur.chains[chain]; !ok {
+					cur.order = append(cur.order, chain)
+					cur.chains[chain] = nil
 				}
-				cur.order = append(cur.order, chain)
-				cur.chains[chain] = nil
 			} else {
 				return fail("syntax error")
 			}
@@ -121,7 +172,7 @@ func (f *fakeNFT) Run(text []byte) (int, error) {
 			chain = ""
 		default:
 			if strings.HasPrefix(line, "type ") && len(cur.chains[chain]) > 0 {
-				return fail("hook declaration after rules")
+				return fail("hook declaration after rules, or of an existing chain")
 			}
 			cur.chains[chain] = append(cur.chains[chain], line)
 		}

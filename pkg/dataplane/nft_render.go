@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -21,7 +20,7 @@ const NFTTable = "wanlb"
 // Routing on the nftables backend: jhash spreads pairs evenly over any
 // modulus, so shares come in steps of 1/256 (the iptables backend is bound
 // to 64 by what xt_u32 can read).
-const NFTBuckets = 256
+const NFTBuckets = plan.Buckets
 
 // nftHashSeed fixes jhash's seed. Without one the kernel draws a random
 // seed each time the rule is loaded, and every apply would move every
@@ -50,36 +49,80 @@ const maxShareDenominator = 10000
 //     router-originated traffic reaches its WAN's table.
 //   - post: postrouting at mangle, before fw4's srcnat (100) masquerades.
 func RenderNFT(p *plan.Plan) ([]byte, error) {
-	var b strings.Builder
-	b.WriteString("add table inet " + NFTTable + "\ndelete table inet " + NFTTable + "\n")
-	if !p.Enabled {
-		return []byte(b.String()), nil
-	}
-	if _, err := Render(p); err != nil { // the same checks as for iptables
+	chains, err := nftChains(p)
+	if err != nil {
 		return nil, err
 	}
-	m := marks{p.MarkMask}
-	mask, keep := hex32(p.MarkMask), hex32(^p.MarkMask)
-	markOf := map[string]string{}
-	for _, w := range p.WANs {
-		// WAN names become chain names and comments.
-		if !wanNameRe.MatchString(w.Name) {
-			return nil, fmt.Errorf("wan %q: not a UCI section name", w.Name)
-		}
-		markOf[w.Name] = hex32(m.value(w.Mark))
+	var b lineBuffer
+	b.Line("add table inet", NFTTable)
+	b.Line("delete table inet", NFTTable)
+	if !p.Enabled {
+		return b.Bytes(), nil
 	}
+	b.Line("table inet", NFTTable, "{")
+	for _, c := range chains {
+		c.write(&b, true)
+	}
+	b.Line("}")
+	return b.Bytes(), nil
+}
+
+// nftChain is one chain of wanlb's table as data: a transaction writes it
+// whole (full sync) or re-sends it alone when its content changed.
+type nftChain struct {
+	Name  string
+	Hook  string // the base chain's declaration; "" for a regular chain
+	Rules []string
+}
+
+// write prints the chain block, with its hook declaration when the chain
+// is being created (withHook).
+func (c nftChain) write(b *lineBuffer, withHook bool) {
+	b.Indent(1, "chain", c.Name, "{")
+	if withHook && c.Hook != "" {
+		b.Indent(2, c.Hook)
+	}
+	for _, r := range c.Rules {
+		b.Indent(2, r)
+	}
+	b.Indent(1, "}")
+}
+
+// nftChains computes the chains of table inet wanlb for p (none when p is
+// disabled).
+//
+// Only the group chains depend on which WANs are up: decide sends each
+// policy rule's traffic to the chain of its group (a distinct WAN list and
+// fallback of the config) and the rest to "default", and a group chain
+// holds the group's verdict (one mark, a numgen or jhash vmap, or a fixed
+// mark). So a WAN going up or down, or a weight change, changes a few
+// short chains, and an incremental sync re-sends only those.
+func nftChains(p *plan.Plan) ([]nftChain, error) {
+	if !p.Enabled {
+		return nil, nil
+	}
+	k, err := newMarking(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Render(p); err != nil { // routes: the same checks as for iptables
+		return nil, err
+	}
+	return renderNFTChains(k), nil
+}
+
+// renderNFTChains prints a marking as the chains of table inet wanlb.
+func renderNFTChains(k *marking) []nftChain {
+	m := k.mask
+	mask, keep := hex32(uint32(m)), hex32(^uint32(m))
 	setMark := func(v string) string { return "meta mark set meta mark and " + keep + " or " + v }
 
-	fmt.Fprintf(&b, "table inet %s {\n", NFTTable)
+	var chains []nftChain
 	chain := func(name, hook string, rules ...string) {
-		fmt.Fprintf(&b, "\tchain %s {\n", name)
 		if hook != "" {
-			fmt.Fprintf(&b, "\t\t%s; policy accept;\n", hook)
+			hook += "; policy accept;"
 		}
-		for _, r := range rules {
-			b.WriteString("\t\t" + r + "\n")
-		}
-		b.WriteString("\t}\n")
+		chains = append(chains, nftChain{Name: name, Hook: hook, Rules: rules})
 	}
 	// wanlb's ip rules and tables are IPv4 only, as on the iptables
 	// backend; IPv6 passes untouched.
@@ -89,15 +132,15 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	pre = append(pre, v4only)
 	// Connections that arrive on a WAN (port forwards, services on the
 	// router) belong to it, so their replies leave the same way.
-	for _, w := range p.WANs {
-		pre = append(pre, fmt.Sprintf("iifname %q ct state new ct mark set ct mark and %s or %s comment \"inbound %s\"", w.Device, keep, markOf[w.Name], w.Name))
+	for _, w := range k.wans {
+		pre = append(pre, fmt.Sprintf("iifname %q ct state new ct mark set ct mark and %s or %s comment \"inbound %s\"", w.device, keep, hex32(w.mark), w.name))
 	}
 	// The connection's WAN, once known, is the packet's WAN. Kernel 5.15
 	// cannot OR two registers (ct mark into meta mark under a mask), so the
 	// masked restore dispatches on the value: one chain per WAN mark.
 	var restore []string
-	for _, w := range p.WANs {
-		restore = append(restore, markOf[w.Name]+" : jump "+nftChain("restore_", w.Name))
+	for _, w := range k.wans {
+		restore = append(restore, hex32(w.mark)+" : jump "+wanChain("restore_", w.name))
 	}
 	common := []string{}
 	if len(restore) > 0 {
@@ -116,79 +159,81 @@ func RenderNFT(p *plan.Plan) ([]byte, error) {
 	// device): replies pass strict rp_filter, and a conntrack flush for a
 	// WAN catches exactly its connections.
 	post := []string{v4only}
-	for _, w := range p.WANs {
-		post = append(post, fmt.Sprintf("ct mark and %s == 0 oifname %q ct mark set ct mark and %s or %s", mask, w.Device, keep, markOf[w.Name]))
+	for _, w := range k.wans {
+		post = append(post, fmt.Sprintf("ct mark and %s == 0 oifname %q ct mark set ct mark and %s or %s", mask, w.device, keep, hex32(w.mark)))
 	}
 	chain("post", "type filter hook postrouting priority mangle", post...)
-	for _, w := range p.WANs {
-		chain(nftChain("restore_", w.Name), "", setMark(markOf[w.Name]))
+	for _, w := range k.wans {
+		chain(wanChain("restore_", w.name), "", setMark(hex32(w.mark)))
 	}
-	for _, w := range p.WANs {
-		chain(nftChain("set_", w.Name), "", setMark(markOf[w.Name]))
+	for _, w := range k.wans {
+		chain(wanChain("set_", w.name), "", setMark(hex32(w.mark)))
 	}
 
-	// group renders where a group sends a new connection, as the end of
-	// a rule in decide: policy rules need no chain of their own, which
-	// keeps the transaction small (nft's parsing is most of an apply).
-	group := func(g plan.Group) (string, error) {
-		switch g.Action {
-		case plan.Unreachable:
-			return setMark(hex32(m.value(m.unreachable()))) + " return", nil
-		case plan.Blackhole:
-			return setMark(hex32(m.value(m.blackhole()))) + " return", nil
+	// verdictRule renders where a group sends a new connection: the rule
+	// of its group chain.
+	verdictRule := func(v verdict) string {
+		switch v.action {
+		case plan.Unreachable, plan.Blackhole:
+			return setMark(hex32(v.fixed)) + " return"
 		case plan.Balance:
-			for _, mem := range g.Members {
-				if _, ok := markOf[mem.WAN]; !ok {
-					return "", fmt.Errorf("group member %s has no mark", mem.WAN)
-				}
-			}
 			switch {
-			case len(g.Members) == 1:
-				return "goto " + nftChain("set_", g.Members[0].WAN), nil
-			case len(g.Members) > 1 && p.AppOptimized:
-				owners := HashBucketsN(g.Members, NFTBuckets)
-				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(owners)), nil
-			case len(g.Members) > 1:
-				n, counts := shareCounts(g.Members)
+			case len(v.members) == 1:
+				return "goto " + wanChain("set_", v.members[0].wan)
+			case len(v.buckets) > 0:
+				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(v.buckets))
+			case len(v.members) > 1:
+				ms := make([]plan.Member, len(v.members))
+				for i, mem := range v.members {
+					ms[i] = plan.Member{WAN: mem.wan, Share: mem.share}
+				}
+				n, counts := shareCounts(ms)
 				var owners []string
 				for i, c := range counts {
 					for range c {
-						owners = append(owners, g.Members[i].WAN)
+						owners = append(owners, v.members[i].wan)
 					}
 				}
-				return fmt.Sprintf("numgen random mod %d vmap { %s }", n, spans(owners)), nil
+				return fmt.Sprintf("numgen random mod %d vmap { %s }", n, spans(owners))
 			}
 		}
-		return "return", nil // plan.Main: left unmarked, the main table routes it
+		return "return" // plan.Main: left unmarked, the main table routes it
 	}
 
 	// decide: policy rules in file order, the first match wins (every
-	// ending is a verdict), then the default group.
-	var decide []string
-	for _, r := range p.Rules {
-		end, err := group(r.Group)
-		if err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.Rule.ID, err)
+	// group chain ends in a verdict), then the default group. Rules with
+	// the same WAN list and fallback share a group chain, named by first
+	// appearance: the names depend on the config only, so decide stays
+	// the same while WANs come and go.
+	var decide, groupOrder []string
+	groups := map[string]string{} // key -> chain name
+	groupRules := map[string]string{}
+	for _, r := range k.rules {
+		v := verdictRule(r.to)
+		key := fmt.Sprintf("%q %t %s", r.rule.WANs, r.rule.Fallback, v)
+		name, ok := groups[key]
+		if !ok {
+			name = fmt.Sprintf("group%d", len(groups))
+			groups[key] = name
+			groupOrder = append(groupOrder, name)
+			groupRules[name] = v
 		}
-		decide = append(decide, fmt.Sprintf("%s%s comment \"rule %s\"", nftMatch(r.Rule), end, r.Rule.ID))
+		decide = append(decide, fmt.Sprintf("%sgoto %s comment \"rule %s\"", nftMatch(r.rule), name, r.rule.ID))
 	}
-	end, err := group(p.Default)
-	if err != nil {
-		return nil, fmt.Errorf("default group: %w", err)
-	}
-	decide = append(decide, end+" comment \"default\"")
+	decide = append(decide, `goto default comment "default"`)
 	chain("decide", "", decide...)
-	b.WriteString("}\n")
-	return []byte(b.String()), nil
+	for _, name := range groupOrder {
+		chain(name, "", groupRules[name])
+	}
+	chain("default", "", verdictRule(k.def))
+	return chains
 }
-
-var wanNameRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
 
 func hex32(v uint32) string { return fmt.Sprintf("0x%08x", v) }
 
 // nftChain names a per-WAN chain. WAN names are UCI section names
 // ([A-Za-z0-9_]{1,32}), valid in nft identifiers after a letter prefix.
-func nftChain(prefix, wan string) string { return prefix + wan }
+func wanChain(prefix, wan string) string { return prefix + wan }
 
 // spans renders owners (one WAN per slot 0..len-1) as verdict map elements,
 // runs of one WAN merged into a range: "0-2 : goto set_a, 3 : goto set_b".
@@ -203,7 +248,7 @@ func spans(owners []string) string {
 		if j > i {
 			key += "-" + strconv.Itoa(j)
 		}
-		parts = append(parts, key+" : goto "+nftChain("set_", owners[i]))
+		parts = append(parts, key+" : goto "+wanChain("set_", owners[i]))
 		i = j + 1
 	}
 	return strings.Join(parts, ", ")

@@ -23,7 +23,7 @@ func newNFTFakes() (*fakeNFT, *fakeRouting, *DataPlane) {
 // (beside fw4's), whatever order the plans come in.
 func TestNFTRender(t *testing.T) {
 	nft, rt, dp := newNFTFakes()
-	want := map[string]string{}
+	want, routes := map[string]string{}, map[string]string{}
 	for _, tc := range plans {
 		text, err := RenderNFT(tc.p)
 		if err != nil {
@@ -33,11 +33,16 @@ func TestNFTRender(t *testing.T) {
 		if _, err := dp.Apply(tc.p); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		state := nft.dump() + "\n" + rt.dump()
+		state := nft.dump()
 		if !strings.Contains(state, "table inet fw4 {\n\tchain mangle_prerouting {") {
 			t.Fatalf("%s: fw4's table was touched:\n%s", tc.name, state)
 		}
-		want[tc.name] = state
+		// Applied after others, the same table as a full apply of the
+		// plan in a new kernel.
+		want[tc.name], routes[tc.name] = fresh(t, tc.p), rt.dump()
+		if state != want[tc.name] {
+			t.Fatalf("%s: table differs from a direct apply:\n%s\nwant:\n%s", tc.name, state, want[tc.name])
+		}
 	}
 	rng := rand.New(rand.NewSource(1))
 	for i := 0; i < 50; i++ {
@@ -45,8 +50,11 @@ func TestNFTRender(t *testing.T) {
 		if _, err := dp.Apply(tc.p); err != nil {
 			t.Fatalf("replay %s: %v", tc.name, err)
 		}
-		if got := nft.dump() + "\n" + rt.dump(); got != want[tc.name] {
-			t.Fatalf("replay %d to %s: state differs from the direct apply:\n%s", i, tc.name, got)
+		if got := nft.dump(); got != want[tc.name] {
+			t.Fatalf("replay %d to %s: table differs from a direct apply:\n%s", i, tc.name, got)
+		}
+		if rt.dump() != routes[tc.name] {
+			t.Fatalf("replay %d to %s: routing differs from the direct apply:\n%s", i, tc.name, rt.dump())
 		}
 	}
 }
@@ -240,17 +248,37 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-func TestNFTHashBucketsConsistent(t *testing.T) {
-	three := []plan.Member{mem("a", 1.0/3), mem("b", 1.0/3), mem("c", 1.0/3)}
-	before, after := HashBucketsN(three, NFTBuckets), HashBucketsN([]plan.Member{mem("a", 0.5), mem("c", 0.5)}, NFTBuckets)
-	for i := range before {
-		if before[i] != "b" && after[i] != before[i] {
-			t.Errorf("bucket %d moved from %s to %s", i, before[i], after[i])
-		}
+// TestBucketsFromThePlan: the renderers print the plan's bucket
+// assignment as it is, and refuse one of the wrong size.
+func TestBucketsFromThePlan(t *testing.T) {
+	g := balanced(mem("wan", 0.5), mem("wanb", 0.5))
+	g.Buckets = make([]string, plan.Buckets)
+	for i := range g.Buckets {
+		g.Buckets[i] = "wanb"
 	}
-	// The first 64 buckets are the iptables backend's.
-	if short := HashBuckets(three); strings.Join(short[:], ",") != strings.Join(before[:Buckets], ",") {
-		t.Error("HashBuckets and HashBucketsN disagree")
+	g.Buckets[3] = "wan"
+	p := &plan.Plan{Enabled: true, MarkMask: 0x3f000000, AppOptimized: true,
+		WANs: []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), wan("wanb", 2, "wan2", "198.18.12.1")}, Default: g}
+	text, err := RenderNFT(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(text), "vmap { 0-2 : goto set_wanb, 3 : goto set_wan, 4-255 : goto set_wanb }") {
+		t.Errorf("nft buckets not the plan's:\n%s", text)
+	}
+	d, err := Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(d.Mangle), "-g "+setChain("wan")+"\n"); n != 1 {
+		t.Errorf("iptables: %d buckets to wan, want 1:\n%s", n, d.Mangle)
+	}
+	p.Default.Buckets = p.Default.Buckets[:10]
+	if _, err := RenderNFT(p); err == nil {
+		t.Error("nft rendered 10 buckets")
+	}
+	if _, err := Render(p); err == nil {
+		t.Error("iptables rendered 10 buckets")
 	}
 }
 

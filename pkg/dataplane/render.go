@@ -1,12 +1,10 @@
 package dataplane
 
 import (
-	"bytes"
 	"fmt"
 	"hash/fnv"
 	"math"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -115,12 +113,9 @@ var hookJumps = []struct{ builtin, chain string }{
 // stock OpenWrt packages xt_u32 (kmod-ipt-u32) and not HMARK. A pair's
 // bucket depends on its addresses only, so it is the same across restarts;
 // each bucket is one rule a new connection may walk, and 64 gives shares in
-// steps of 1/64.
+// steps of 1/64. The plan assigns plan.Buckets buckets; the first 64 are
+// these.
 const Buckets = 64
-
-var (
-	sectionIDRe = regexp.MustCompile(`^(@rule\[[0-9]+\]|[A-Za-z0-9_]{1,32})$`)
-)
 
 // Render computes the kernel state for p. It re-checks every value that
 // reaches iptables-restore, so nothing from the config can add rule text
@@ -130,25 +125,16 @@ func Render(p *plan.Plan) (*Desired, error) {
 	if !p.Enabled {
 		return d, nil
 	}
-	if p.MarkMask == 0 || p.MarkMask&config.ForeignMarks != 0 {
-		return nil, fmt.Errorf("mark mask %#x is not usable", p.MarkMask)
+	k, err := newMarking(p)
+	if err != nil {
+		return nil, err
 	}
-	m := marks{p.MarkMask}
-	marksOf := map[string]uint32{}
-	for _, w := range p.WANs {
-		if !config.ValidDevice(w.Device) {
-			return nil, fmt.Errorf("wan %s: device %q is not a valid device name", w.Name, w.Device)
-		}
-		if w.Mark < 1 || w.Mark >= m.blackhole() {
-			return nil, fmt.Errorf("wan %s: mark index %d outside the mask", w.Name, w.Mark)
-		}
-		marksOf[w.Name] = m.value(w.Mark)
-	}
+	m := k.mask
 
 	// ip rules and routes.
 	d.Rules = append(d.Rules, IPRule{Priority: RulePrioSuppress, Table: tableMain, Suppress: true})
 	for _, w := range p.WANs {
-		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(w.Mark), Mark: m.value(w.Mark), Mask: p.MarkMask, Table: table(w.Mark)})
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(w.Mark), Mark: m.Value(w.Mark), Mask: uint32(m), Table: table(w.Mark)})
 		for _, dns := range w.DNS {
 			if dns.Is4() {
 				d.Rules = append(d.Rules, IPRule{Priority: RulePrioDNS, Dst: netip.PrefixFrom(dns, 32), Table: table(w.Mark)})
@@ -166,24 +152,31 @@ func Render(p *plan.Plan) (*Desired, error) {
 	for _, res := range []struct {
 		idx uint32
 		typ RouteType
-	}{{m.blackhole(), RouteBlackhole}, {m.unreachable(), RouteUnreachable}} {
-		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(res.idx), Mark: m.value(res.idx), Mask: p.MarkMask, Table: table(res.idx)})
+	}{{m.Blackhole(), RouteBlackhole}, {m.Unreachable(), RouteUnreachable}} {
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(res.idx), Mark: m.Value(res.idx), Mask: uint32(m), Table: table(res.idx)})
 		d.Routes = append(d.Routes, Route{Table: table(res.idx), Type: res.typ})
 	}
 
-	// mangle chains.
-	var b bytes.Buffer
-	mask := hex(p.MarkMask)
-	notMask := hex(^p.MarkMask)
+	d.Chains, d.Mangle = renderMangle(k)
+	return d, nil
+}
+
+// renderMangle prints a marking as iptables-restore lines for wanlb's
+// mangle chains, and lists the chains.
+func renderMangle(k *marking) ([]string, []byte) {
+	var b lineBuffer
+	m := k.mask
+	mask := hex(uint32(m))
+	notMask := hex(^uint32(m))
 	add := func(chain string, args ...string) {
-		b.WriteString("-A " + chain + " " + strings.Join(args, " ") + "\n")
+		b.Line(append([]string{"-A", chain}, args...)...)
 	}
-	d.Chains = []string{chainPre, chainOut, chainPost, chainDecide, chainDefault}
+	chains := []string{chainPre, chainOut, chainPost, chainDecide, chainDefault}
 
 	// Connections that arrive on a WAN (port forwards, services on the
 	// router) belong to it, so their replies leave the same way.
-	for _, w := range p.WANs {
-		add(chainPre, "-i", w.Device, "-m conntrack --ctstate NEW -m comment --comment \"inbound "+w.Name+"\" -j CONNMARK --set-xmark", hex(marksOf[w.Name])+"/"+mask)
+	for _, w := range k.wans {
+		add(chainPre, "-i", w.device, "-m conntrack --ctstate NEW -m comment --comment \"inbound "+w.name+"\" -j CONNMARK --set-xmark", hex(w.mark)+"/"+mask)
 	}
 	for _, c := range []string{chainPre, chainOut} {
 		// The connection's WAN, once known, is the packet's WAN. The
@@ -200,71 +193,57 @@ func Render(p *plan.Plan) (*Desired, error) {
 	// the decision was (a specific route in main, a socket bound to a
 	// device): replies are then accepted by strict rp_filter, and a
 	// conntrack flush for a WAN catches exactly its connections.
-	for _, w := range p.WANs {
-		add(chainPost, "-m connmark --mark 0x0/"+mask, "-o", w.Device, "-j CONNMARK --set-xmark", hex(marksOf[w.Name])+"/"+mask)
+	for _, w := range k.wans {
+		add(chainPost, "-m connmark --mark 0x0/"+mask, "-o", w.device, "-j CONNMARK --set-xmark", hex(w.mark)+"/"+mask)
 	}
 
-	group := func(chain string, g plan.Group) error {
-		switch g.Action {
+	group := func(chain string, v verdict) {
+		switch v.action {
 		case plan.Main:
 			// Left unmarked: the main table routes it.
-		case plan.Unreachable:
-			add(chain, "-j MARK --set-xmark", hex(m.value(m.unreachable()))+"/"+mask)
-		case plan.Blackhole:
-			add(chain, "-j MARK --set-xmark", hex(m.value(m.blackhole()))+"/"+mask)
+		case plan.Unreachable, plan.Blackhole:
+			add(chain, "-j MARK --set-xmark", hex(v.fixed)+"/"+mask)
 		case plan.Balance:
-			if p.AppOptimized && len(g.Members) > 1 {
-				// Each bucket goes to the WAN's set chain: the first
-				// matching bucket ends the walk.
-				for b, wan := range HashBuckets(g.Members) {
+			if len(v.buckets) > 0 {
+				// Each bucket goes to the WAN's set chain (the plan says
+				// which): the first matching bucket ends the walk. xt_u32
+				// reads 64 buckets, the first 64 of the plan's.
+				for b, wan := range v.buckets[:Buckets] {
 					add(chain, fmt.Sprintf("-m u32 --u32 \"12&0x7=%d&&16&0x7=%d\" -g %s", b>>3, b&7, setChain(wan)))
 				}
-				return nil
+				return
 			}
 			left := 1.0
-			for i, mem := range g.Members {
-				v, ok := marksOf[mem.WAN]
-				if !ok {
-					return fmt.Errorf("group member %s has no mark", mem.WAN)
-				}
-				set := "-j MARK --set-xmark " + hex(v) + "/" + mask
-				if i == len(g.Members)-1 || left <= 0 {
+			for i, mem := range v.members {
+				set := "-j MARK --set-xmark " + hex(mem.mark) + "/" + mask
+				if i == len(v.members)-1 || left <= 0 {
 					add(chain, "-m mark --mark 0x0/"+mask, set)
 					break
 				}
-				prob := math.Min(1, mem.Share/left)
-				left -= mem.Share
+				prob := math.Min(1, mem.share/left)
+				left -= mem.share
 				add(chain, "-m mark --mark 0x0/"+mask, "-m statistic --mode random --probability", strconv.FormatFloat(prob, 'f', 8, 64), set)
 			}
 		}
-		return nil
 	}
 
-	if p.AppOptimized {
-		for _, w := range p.WANs {
-			d.Chains = append(d.Chains, setChain(w.Name))
-			add(setChain(w.Name), "-j MARK --set-xmark", hex(marksOf[w.Name])+"/"+mask)
+	if k.hashed {
+		for _, w := range k.wans {
+			chains = append(chains, setChain(w.name))
+			add(setChain(w.name), "-j MARK --set-xmark", hex(w.mark)+"/"+mask)
 		}
 	}
-	for i, r := range p.Rules {
-		if !sectionIDRe.MatchString(r.Rule.ID) {
-			return nil, fmt.Errorf("rule id %q is not a UCI section id", r.Rule.ID)
-		}
+	for i, r := range k.rules {
 		chain := fmt.Sprintf("%srule%d", ChainPrefix, i)
-		d.Chains = append(d.Chains, chain)
-		for _, match := range ruleMatches(r.Rule) {
-			add(chainDecide, match, "-m comment --comment \"rule "+r.Rule.ID+"\" -g", chain)
+		chains = append(chains, chain)
+		for _, match := range ruleMatches(r.rule) {
+			add(chainDecide, match, "-m comment --comment \"rule "+r.rule.ID+"\" -g", chain)
 		}
-		if err := group(chain, r.Group); err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.Rule.ID, err)
-		}
+		group(chain, r.to)
 	}
 	add(chainDecide, "-g", chainDefault)
-	if err := group(chainDefault, p.Default); err != nil {
-		return nil, fmt.Errorf("default group: %w", err)
-	}
-	d.Mangle = b.Bytes()
-	return d, nil
+	group(chainDefault, k.def)
+	return chains, b.Bytes()
 }
 
 func hex(v uint32) string { return fmt.Sprintf("%#x", v) }
@@ -341,45 +320,4 @@ func portMatches(ports []config.PortRange, flag string) []string {
 		cur, slots = append(cur, s), slots+n
 	}
 	return append(out, "-m multiport "+flag+" "+strings.Join(cur, ","))
-}
-
-// HashBuckets assigns each of the Buckets hash buckets to a member by
-// weighted rendezvous hashing (see HashBucketsN).
-func HashBuckets(members []plan.Member) [Buckets]string {
-	var out [Buckets]string
-	copy(out[:], HashBucketsN(members, Buckets))
-	return out
-}
-
-// HashBucketsN assigns each of n hash buckets to a member by weighted
-// rendezvous hashing: a bucket goes to the member with the highest score
-// -share/ln(h(bucket, member)). A member that leaves takes only its own
-// buckets with it; every other bucket, and so every source+destination pair
-// on another WAN, keeps its WAN.
-func HashBucketsN(members []plan.Member, n int) []string {
-	out := make([]string, n)
-	for b := range out {
-		best := math.Inf(-1)
-		for _, m := range members {
-			h := fnv.New64a()
-			fmt.Fprintf(h, "%d/%s", b, m.WAN)
-			// Uniform in (0,1), never 0 or 1.
-			u := (float64(mix(h.Sum64())>>11) + 0.5) / (1 << 53)
-			if s := -m.Share / math.Log(u); s > best {
-				best, out[b] = s, m.WAN
-			}
-		}
-	}
-	return out
-}
-
-// mix is splitmix64's finalizer. FNV-1a alone leaves the top bits almost
-// equal for names that differ in their last byte, which made every score
-// pair correlated and let the heavier member win every bucket.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
 }

@@ -146,6 +146,17 @@ func BenchmarkApply(b *testing.B) {
 					return err
 				}
 				lines[backend] = strings.Count(string(res.Desired.Firewall), "\n")
+				if backend == dataplane.BackendNFTables {
+					// The same plan again as a full sync (start, repair,
+					// after a failure): the whole table replaced.
+					dp.RequestFullSync()
+					t0 := time.Now()
+					_, err := dp.Apply(p)
+					durs["nft-full"] = append(durs["nft-full"], float64(time.Since(t0)))
+					if err != nil {
+						return err
+					}
+				}
 				return dp.Flush()
 			})
 			if err != nil {
@@ -175,6 +186,14 @@ func BenchmarkApply(b *testing.B) {
 				return err
 			}
 			procs[backend] = []float64{float64(count() - n)}
+			if backend == dataplane.BackendNFTables {
+				n = count()
+				dp.RequestFullSync()
+				if _, err := dp.Apply(e.plan()); err != nil {
+					return err
+				}
+				procs["nft-full"] = []float64{float64(count() - n)}
+			}
 			return dp.Flush()
 		})
 		restore()
@@ -195,17 +214,20 @@ func BenchmarkApply(b *testing.B) {
 		return time.Duration(medianFloat(durs[k])), medianFloat(procs[k])
 	}
 	nftDur, nftProcs := med(dataplane.BackendNFTables)
+	fullDur, fullProcs := med("nft-full")
 	iptDur, iptProcs := med(dataplane.BackendIPTables)
 	baseDur, baseProcs := med("percall")
 	b.ReportMetric(float64(nftDur.Microseconds())/1000, "nft-apply-ms")
 	b.ReportMetric(nftProcs, "nft-apply-procs")
+	b.ReportMetric(float64(fullDur.Microseconds())/1000, "nft-full-ms")
 	b.ReportMetric(float64(iptDur.Microseconds())/1000, "ipt-apply-ms")
 	b.ReportMetric(iptProcs, "ipt-apply-procs")
 	b.ReportMetric(float64(baseDur.Microseconds())/1000, "percall-ms")
 	b.ReportMetric(baseProcs, "percall-procs")
 	var body strings.Builder
 	fmt.Fprintf(&body, "  %-50s %10s %10s\n", "", "wall", "processes")
-	fmt.Fprintf(&body, "  %-50s %10s %10.0f\n", fmt.Sprintf("wanlb nftables (one nft -f -, %d lines)", lines[dataplane.BackendNFTables]), nftDur.Round(100*time.Microsecond), nftProcs)
+	fmt.Fprintf(&body, "  %-50s %10s %10.0f\n", "wanlb nftables, changed chains (one nft -f -)", nftDur.Round(100*time.Microsecond), nftProcs)
+	fmt.Fprintf(&body, "  %-50s %10s %10.0f\n", fmt.Sprintf("wanlb nftables, full sync (one nft -f -, %d lines)", lines[dataplane.BackendNFTables]), fullDur.Round(100*time.Microsecond), fullProcs)
 	fmt.Fprintf(&body, "  %-50s %10s %10.0f\n", fmt.Sprintf("wanlb iptables (one iptables-restore, %d lines)", lines[dataplane.BackendIPTables]), iptDur.Round(100*time.Microsecond), iptProcs)
 	fmt.Fprintf(&body, "  %-50s %10s %10.0f\n", "one go-iptables call per rule", baseDur.Round(100*time.Microsecond), baseProcs)
 	fmt.Fprintf(&body, "  %-50s %9.1fx %9.1fx\n", "ratio (per-call / wanlb nftables)", float64(baseDur)/float64(nftDur), baseProcs/max(nftProcs, 1))

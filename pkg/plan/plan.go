@@ -6,12 +6,12 @@
 package plan
 
 import (
-	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/wanlb/wanlb/pkg/config"
+	"github.com/wanlb/wanlb/pkg/mark"
 )
 
 // WANState is what the rest of the daemon knows about one WAN right now.
@@ -28,7 +28,12 @@ type Input struct {
 	Config *config.Config
 	States map[string]WANState // by WAN name; missing = no device, no carrier
 	Prev   *Plan               // nil on start; keeps marks stable and remembers revert 0 take-overs
-	Now    time.Time
+	// Marks are the mark indexes WANs already hold, by WAN name, when
+	// there is no previous plan to say so: after a restart, the marks a
+	// previous daemon left in the kernel, so existing connections keep
+	// their WAN. Prev's marks win over these.
+	Marks map[string]uint32
+	Now   time.Time
 }
 
 // Action is what a group does with a new connection.
@@ -56,6 +61,10 @@ type Member struct {
 type Group struct {
 	Action  Action
 	Members []Member // only for Balance; shares sum to 1
+	// Buckets, with Application Optimized Routing and more than one
+	// member, gives the WAN of each of the Buckets hash buckets of a
+	// source+destination pair (see HashBuckets); nil otherwise.
+	Buckets []string
 }
 
 // RuleGroup is an enabled policy rule and where its traffic goes now.
@@ -67,7 +76,7 @@ type RuleGroup struct {
 // WAN is one WAN as the data plane sees it.
 type WAN struct {
 	Name    string
-	Mark    uint32 // index inside the mark mask, 1..MaxMarkIndex
+	Mark    uint32 // index inside the mark mask, 1..MarkMask.MaxIndex()
 	Device  string
 	Gateway netip.Addr
 	// DNS are the WAN's resolvers to pin to it (reached through this WAN
@@ -84,7 +93,7 @@ type WAN struct {
 // Plan is the complete decision for one moment.
 type Plan struct {
 	Enabled      bool
-	MarkMask     uint32
+	MarkMask     mark.Mask
 	AppOptimized bool
 	WANs         []WAN // enabled WANs with a known device, file order
 	Default      Group
@@ -102,13 +111,6 @@ func (p *Plan) WAN(name string) (*WAN, bool) {
 		}
 	}
 	return nil, false
-}
-
-// MaxMarkIndex is the highest mark index a WAN can get with mask: the two
-// top values of the mask are reserved for the blackhole and unreachable
-// marks.
-func MaxMarkIndex(mask uint32) uint32 {
-	return (uint32(1)<<bits.OnesCount32(mask) - 1) - 2
 }
 
 // Compute builds the Plan. It never fails: a valid config always has an
@@ -130,7 +132,7 @@ func Compute(in Input) *Plan {
 		usable[w.Name] = st.Carrier && (st.Online || w.Detection == config.DetectAlwaysOnline)
 		p.WANs = append(p.WANs, WAN{Name: w.Name, Device: st.Device, Gateway: st.Gateway, DNS: st.DNS, Usable: usable[w.Name]})
 	}
-	assignMarks(p, in.Prev)
+	assignMarks(p, in.Prev, in.Marks)
 
 	standby, engaged := linkBackup(c, usable, in.Prev, in.Now)
 	p.Engaged = engaged
@@ -228,7 +230,8 @@ func lastResort(l config.LastResort) Action {
 }
 
 // balance shares new connections over names by weight, or by downstream
-// bandwidth when bandwidth_based is on.
+// bandwidth when bandwidth_based is on; with Application Optimized Routing
+// it also decides which WAN each hash bucket goes to.
 func balance(c *config.Config, names []string, empty Action) Group {
 	if len(names) == 0 {
 		return Group{Action: empty}
@@ -247,21 +250,34 @@ func balance(c *config.Config, names []string, empty Action) Group {
 	for i := range g.Members {
 		g.Members[i].Share /= total
 	}
+	if c.Globals.AppOptimized && len(g.Members) > 1 {
+		g.Buckets = HashBuckets(g.Members)
+	}
 	return g
 }
 
 // assignMarks gives every WAN a mark index, keeping the one it had in the
-// previous plan: a connection's mark is its WAN for life, so a WAN's mark
-// must not change when another WAN is added or removed.
-func assignMarks(p *Plan, prev *Plan) {
-	max := MaxMarkIndex(p.MarkMask)
+// previous plan, or else the one it holds in the kernel: a connection's
+// mark is its WAN for life, so a WAN's mark must not change when another
+// WAN is added or removed, nor when the daemon restarts.
+func assignMarks(p *Plan, prev *Plan, held map[string]uint32) {
 	used := map[uint32]bool{}
+	keep := func(i int, m uint32) {
+		if p.WANs[i].Mark == 0 && p.MarkMask.IsWAN(m) && !used[m] {
+			p.WANs[i].Mark = m
+			used[m] = true
+		}
+	}
 	if prev != nil && prev.MarkMask == p.MarkMask {
 		for i := range p.WANs {
-			if old, ok := prev.WAN(p.WANs[i].Name); ok && old.Mark >= 1 && old.Mark <= max && !used[old.Mark] {
-				p.WANs[i].Mark = old.Mark
-				used[old.Mark] = true
+			if old, ok := prev.WAN(p.WANs[i].Name); ok {
+				keep(i, old.Mark)
 			}
+		}
+	}
+	for i := range p.WANs {
+		if m, ok := held[p.WANs[i].Name]; ok {
+			keep(i, m)
 		}
 	}
 	next := uint32(1)

@@ -310,8 +310,19 @@ func TestMarksStayStable(t *testing.T) {
 	if got := marks(Compute(Input{Config: c2, States: st("w0", "w2", "w3"), Now: monday})); got != "w0:1 w2:2 w3:3" {
 		t.Fatalf("fresh marks %s", got)
 	}
-	if MaxMarkIndex(0x3f000000) != 61 || MaxMarkIndex(0x3) != 1 {
-		t.Fatalf("MaxMarkIndex wrong")
+	// After a restart: the marks the kernel holds (sticky), unusable ones
+	// (outside the mask, reserved, taken twice) ignored; a previous plan
+	// wins over them.
+	held := map[string]uint32{"w0": 3, "w2": 61, "w3": 3}
+	if got := marks(Compute(Input{Config: c2, States: st("w0", "w2", "w3"), Marks: held, Now: monday})); got != "w0:3 w2:61 w3:1" {
+		t.Fatalf("adopted marks %s", got)
+	}
+	held = map[string]uint32{"w0": 62, "w2": 63, "w3": 2}
+	if got := marks(Compute(Input{Config: c2, States: st("w0", "w2", "w3"), Marks: held, Now: monday})); got != "w0:1 w2:3 w3:2" {
+		t.Fatalf("reserved marks adopted: %s", got)
+	}
+	if got := marks(Compute(Input{Config: c2, States: st("w0", "w2", "w3"), Prev: p2, Marks: map[string]uint32{"w0": 5}, Now: monday})); got != "w0:1 w2:2 w3:3" {
+		t.Fatalf("held marks beat the previous plan: %s", got)
 	}
 }
 
