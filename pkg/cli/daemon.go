@@ -62,7 +62,7 @@ func daemonCmd(configDir, runDir string, env Env) int {
 		defer ct.Close()
 		k.Conntrack = ct
 	}
-	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level}
+	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level, Version: Version}
 	d := daemon.New(opts, k)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

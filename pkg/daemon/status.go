@@ -57,7 +57,7 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 // status builds the current Status.
 func (d *Daemon) status() Status {
-	s := Status{PID: os.Getpid(), Updated: time.Now().UTC(), WANs: []WANStatus{}}
+	s := Status{PID: os.Getpid(), Version: d.opts.Version, Updated: d.clock.Now().UTC(), WANs: []WANStatus{}}
 	s.Hostname, _ = os.Hostname()
 	s.Backend = d.kernel.DataPlane.Backend()
 	for _, p := range d.problems {
