@@ -179,25 +179,43 @@ func (f *fakeNetifd) set(name, dev, gw string, up bool) {
 	f.ifaces[name] = netifd.Interface{Name: name, Up: up, Device: dev, Gateway: netip.MustParseAddr(gw)}
 }
 
-// fakeProber answers probes: a device in dead fails, every other one
-// answers in 5 ms.
+// fakeProber answers probes: a device in dead gets no answer until a
+// little after the round's deadline, every other one answers in 5 ms.
 type fakeProber struct {
-	mu   sync.Mutex
-	dead map[string]bool
-	sent map[string]int
+	mu     sync.Mutex
+	dead   map[string]bool
+	sent   map[string]int
+	active int // probes not returned yet
 }
 
-func (f *fakeProber) Probe(_ context.Context, via probe.Via, _ config.Target) probe.Result {
+func (f *fakeProber) Probe(ctx context.Context, via probe.Via, _ config.Target) probe.Result {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.sent == nil {
 		f.sent = map[string]int{}
 	}
 	f.sent[via.Device]++
-	if f.dead[via.Device] {
+	dead := f.dead[via.Device]
+	f.active++
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.active--
+		f.mu.Unlock()
+	}()
+	if dead {
+		<-ctx.Done()
+		// A real probe overruns its deadline a little (pro-bing's
+		// receive loop, by up to 0.1 s).
+		time.Sleep(50 * time.Millisecond)
 		return probe.Result{Err: errors.New("timeout")}
 	}
 	return probe.Result{OK: true, RTT: 5 * time.Millisecond}
+}
+
+func (f *fakeProber) running() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.active
 }
 
 func (f *fakeProber) kill(dev string, dead bool) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -418,3 +419,38 @@ func TestLoopHookOnStateChange(t *testing.T) {
 }
 
 var _ linkmon.Source = (*fakeLinks)(nil)
+
+// TestLoopRevertZeroSurvivesRestart: a backup that took over under
+// revert 0 still carries after the daemon restarts over the same run
+// directory, with every WAN online again.
+func TestLoopRevertZeroSurvivesRestart(t *testing.T) {
+	h := startDaemon(t, revert0, nil)
+	h.links.set("wan1", false)
+	h.eventually("the backup takes over", func() bool { return slices.Equal(h.carriers(), []string{"wan2"}) })
+	h.stop()
+	if err := <-h.done; err != nil {
+		t.Fatal(err)
+	}
+	h.done <- nil // for the cleanup
+
+	h2 := startDaemon(t, revert0, func(h2 *harness, _ *Kernel) { h2.run = h.run })
+	if got := h2.carriers(); !slices.Equal(got, []string{"wan2"}) {
+		t.Fatalf("after the restart %v carry, want the backup alone (revert 0)", got)
+	}
+}
+
+// TestLoopStopWaitsForProbes: when Run returns no probe is still out, even
+// one waiting for a long timeout.
+func TestLoopStopWaitsForProbes(t *testing.T) {
+	slow := strings.ReplaceAll(probedWANs, "option timeout '0.2'", "option timeout '10'")
+	h := startDaemon(t, slow, func(h *harness, _ *Kernel) { h.pr.kill("wan1", true) })
+	h.eventually("a probe of wan1 is out", func() bool { return h.pr.running() > 0 })
+	h.stop()
+	if err := <-h.done; err != nil {
+		t.Fatal(err)
+	}
+	h.done <- nil // for the cleanup
+	if n := h.pr.running(); n != 0 {
+		t.Errorf("%d probes still out after Run returned", n)
+	}
+}

@@ -71,12 +71,10 @@ func (d *Daemon) status() Status {
 			Since: t.Since().UTC(), Device: d.device(&w),
 		}
 		if d.prev != nil {
-			if pw, ok := d.prev.WAN(w.Name); ok && pw.Gateway.IsValid() {
-				ws.Gateway = pw.Gateway.String()
-			}
-		}
-		if d.prev != nil {
 			if pw, ok := d.prev.WAN(w.Name); ok {
+				if pw.Gateway.IsValid() {
+					ws.Gateway = pw.Gateway.String()
+				}
 				ws.Active, ws.Standby, ws.Share = pw.Active, pw.Standby, round2(pw.Share)
 				mark, _ := dataplane.WANMark(pw.Mark, d.prev.MarkMask)
 				ws.Mark = fmt.Sprintf("%#x", mark)

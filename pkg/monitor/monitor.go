@@ -76,7 +76,8 @@ func (m *Monitor) Restart(ctx context.Context, specs []Spec) {
 	}
 }
 
-// Stop ends every prober and waits until none runs.
+// Stop ends every prober and waits until none runs and no probe is still
+// out.
 func (m *Monitor) Stop() {
 	if m.cancel != nil {
 		m.cancel()
@@ -117,7 +118,13 @@ func (m *Monitor) round(ctx context.Context, gen int, s Spec) {
 	}
 	answers := make(chan answer, len(s.Targets))
 	for i, t := range s.Targets {
-		go func() { answers <- answer{i, m.probeTwice(rctx, s.Via, t, s.Timeout)} }()
+		// Counted too: a probe still returning from its deadline must
+		// not outlive Stop.
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			answers <- answer{i, m.probeTwice(rctx, s.Via, t, s.Timeout)}
+		}()
 	}
 	results := make([]tracker.Result, len(s.Targets))
 collect:

@@ -37,6 +37,7 @@ func next(t *testing.T, rounds <-chan Round) Round {
 // "fail" fails at once, "silent" waits for the round's deadline.
 type scripted struct {
 	mu     sync.Mutex
+	active int // probes not returned yet
 	script map[string][]string
 	calls  map[string][]time.Time
 }
@@ -50,7 +51,13 @@ func (s *scripted) probe(ctx context.Context, _ probe.Via, t config.Target) prob
 	s.calls[t.Raw] = append(s.calls[t.Raw], time.Now())
 	sc := s.script[t.Raw]
 	what := sc[min(n, len(sc)-1)]
+	s.active++
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.active--
+		s.mu.Unlock()
+	}()
 	switch what {
 	case "ok":
 		return probe.Result{OK: true, RTT: time.Millisecond}
@@ -189,5 +196,26 @@ func TestContextEndsProbing(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop did not return after the context ended")
+	}
+}
+
+// TestStopWaitsForProbes: when Stop returns no probe is still running,
+// even one that was waiting for its deadline.
+func TestStopWaitsForProbes(t *testing.T) {
+	s := &scripted{script: map[string][]string{"198.18.100.1": {"silent"}}}
+	m := New(make(chan Round, 16), s.probe, nil)
+	m.Restart(t.Context(), []Spec{{WAN: "wan1", Targets: []config.Target{target(t, "198.18.100.1")}, Interval: time.Hour, Timeout: time.Hour}})
+	deadline := time.Now().Add(10 * time.Second)
+	for s.count("198.18.100.1") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no probe sent")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	m.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active != 0 {
+		t.Errorf("%d probes still running after Stop", s.active)
 	}
 }
