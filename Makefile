@@ -57,6 +57,8 @@ lint:
 
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
+	# The daemon's state loop and the probe monitor are concurrent: race-checked.
+	$(GO) test -race -count=1 ./pkg/daemon ./pkg/monitor
 
 # Namespace lab: real traffic through real namespaces. Needs root; in CI
 # (CI=true) a skipped lab test is a failure.
