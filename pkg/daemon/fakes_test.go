@@ -241,7 +241,8 @@ type fakeTimer struct {
 	c      chan time.Time
 	at     time.Time
 	period time.Duration // 0: a timer
-	off    bool
+	off    bool // stopped, or a timer that fired
+	stop   bool // stopped: a tick it holds is never read
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -271,7 +272,7 @@ func (t *fakeTimer) Stop() bool {
 	t.clock.mu.Lock()
 	defer t.clock.mu.Unlock()
 	was := !t.off
-	t.off = true
+	t.off, t.stop = true, true
 	return was
 }
 
@@ -317,4 +318,17 @@ func (c *fakeClock) armed() int {
 		}
 	}
 	return n
+}
+
+// drained reports whether the daemon has read every tick and timer
+// value sent so far.
+func (c *fakeClock) drained() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.timers {
+		if !t.stop && len(t.c) > 0 {
+			return false
+		}
+	}
+	return true
 }

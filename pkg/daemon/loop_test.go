@@ -95,8 +95,9 @@ func (h *harness) eventually(what string, cond func() bool) {
 	}
 }
 
-// sync waits until the state goroutine has handled everything sent to it
-// before: a status request queues behind it.
+// sync waits until the state goroutine has handled the requests sent
+// before: a status request queues behind them. (Link events, rounds and
+// ticks come on other channels: see advance, and the link test.)
 func (h *harness) sync() Status {
 	h.t.Helper()
 	s, err := h.client().Status()
@@ -104,6 +105,16 @@ func (h *harness) sync() Status {
 		h.t.Fatal(err)
 	}
 	return s
+}
+
+// advance moves the clock and waits until the daemon has handled every
+// tick and timer that came due: it has read them all, and a status
+// request sent after that is answered after their handlers ran.
+func (h *harness) advance(d time.Duration) {
+	h.t.Helper()
+	h.clock.Advance(d)
+	h.eventually("the daemon reads its ticks", h.clock.drained)
+	h.sync()
 }
 
 // usable reports whether the last applied plan has wan usable.
@@ -231,9 +242,12 @@ func TestLoopLinkEvents(t *testing.T) {
 	}
 	h.links.set("wan2", false) // the same again (a poll)
 	h.links.set("lan", true)   // not a WAN's device
-	h.sync()
-	if got := h.dp.count(); got != n+1 {
-		t.Errorf("%d applies after one carrier change, want %d", got, n+1)
+	// Link events are handled in order: once wan1's loss is applied, the
+	// two before it were handled, and must not have applied anything.
+	h.links.set("wan1", false)
+	h.eventually("wan1 leaves the plan", func() bool { return !h.usable("wan1") })
+	if got := h.dp.count(); got != n+2 {
+		t.Errorf("%d applies after two carrier changes, want 2", got-n)
 	}
 	h.links.set("wan2", true)
 	h.eventually("wan2 is back", func() bool { return h.usable("wan2") })
@@ -325,8 +339,7 @@ func TestLoopRetriesAFailedApply(t *testing.T) {
 	h.eventually("the retry applies", func() bool { return h.dp.count() == n+1 && !h.usable("wan1") })
 	h.eventually("wan1's connections are deleted", func() bool { return len(h.ct.marks()) == 1 })
 	// Nothing failed since: the retry tick does not apply again.
-	h.clock.Advance(RetryInterval)
-	h.sync()
+	h.advance(RetryInterval)
 	if h.dp.count() != n+1 {
 		t.Errorf("%d applies, want %d: the retry tick applied without a failure", h.dp.count(), n+1)
 	}
@@ -338,8 +351,7 @@ func TestLoopRetriesAFailedApply(t *testing.T) {
 func TestLoopRepair(t *testing.T) {
 	h := startDaemon(t, twoWANs, nil)
 	n := h.dp.count()
-	h.clock.Advance(RepairInterval)
-	h.sync()
+	h.advance(RepairInterval)
 	if h.dp.count() != n {
 		t.Fatal("the repair tick re-applied intact rules")
 	}
@@ -372,7 +384,7 @@ func TestLoopScheduleBoundaries(t *testing.T) {
 	h.eventually("at 10:00 the backup carries", func() bool { return slices.Equal(h.carriers(), []string{"wan2"}) })
 	h.clock.Advance(time.Hour)
 	h.eventually("at 11:00 both carry again", func() bool { return slices.Equal(h.carriers(), []string{"wan1", "wan2"}) })
-	h.sync()
+	h.advance(0)
 	if h.clock.armed() != 1 {
 		t.Errorf("%d schedule timers armed, want 1 (the next boundary)", h.clock.armed())
 	}
