@@ -241,8 +241,8 @@ type fakeTimer struct {
 	c      chan time.Time
 	at     time.Time
 	period time.Duration // 0: a timer
-	off    bool // stopped, or a timer that fired
-	stop   bool // stopped: a tick it holds is never read
+	off    bool          // stopped, or a timer that fired
+	stop   bool          // stopped: a tick it holds is never read
 }
 
 func (c *fakeClock) Now() time.Time {
