@@ -55,8 +55,10 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# The daemon's state loop and the probe monitor are concurrent: race-checked.
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
+	$(GO) test -race -count=1 ./pkg/daemon ./pkg/monitor
 
 # Namespace lab: real traffic through real namespaces. Needs root; in CI
 # (CI=true) a skipped lab test is a failure.

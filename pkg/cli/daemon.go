@@ -50,7 +50,7 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	defer closeFn()
 	log.Info("firewall backend: " + dp.Backend())
 	k := daemon.Kernel{DataPlane: dp}
-	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level}
+	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level, Version: Version}
 	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers;
 	// it is asked over the ubusd socket rpcd logins use.
 	k.Netifd = ubusNetifd(opts.UbusSocket)

@@ -133,7 +133,6 @@ func (v *validator) globals(s *uciconf.Section) Globals {
 	return g
 }
 
-
 // crossChecks finds problems that span sections.
 func (v *validator) crossChecks(c *Config) {
 	if c.Globals.BandwidthBased {

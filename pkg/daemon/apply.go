@@ -38,8 +38,8 @@ func (d *Daemon) deleteConntrack(old, p *plan.Plan) {
 		if !ow.Usable || (ok && nw.Usable) {
 			continue
 		}
-		mark, mask := dataplane.WANMark(ow.Mark, old.MarkMask)
-		if err := d.kernel.Conntrack.DeleteMarked(mark, mask); err != nil {
+		mark := old.MarkMask.Value(ow.Mark)
+		if err := d.kernel.Conntrack.DeleteMarked(mark, uint32(old.MarkMask)); err != nil {
 			d.log.Warn(fmt.Sprintf("%s: delete its conntrack entries (mark %#x): %v", ow.Name, mark, err))
 			continue
 		}

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -10,41 +9,9 @@ import (
 	"time"
 
 	"github.com/wanlb/wanlb/pkg/config"
-	"github.com/wanlb/wanlb/pkg/dataplane"
 	"github.com/wanlb/wanlb/pkg/linkmon"
-	"github.com/wanlb/wanlb/pkg/plan"
 	"github.com/wanlb/wanlb/pkg/tracker"
 )
-
-// fakeDataPlane records the plans it is given and refuses the next
-// failNext of them, as the kernel does for a moment (xtables lock).
-type fakeDataPlane struct {
-	failNext int
-	applied  []*plan.Plan
-}
-
-func (f *fakeDataPlane) Apply(p *plan.Plan) (dataplane.Result, error) {
-	if f.failNext > 0 {
-		f.failNext--
-		return dataplane.Result{}, errors.New("iptables-restore: resource temporarily unavailable")
-	}
-	f.applied = append(f.applied, p)
-	return dataplane.Result{Desired: &dataplane.Desired{}, Restored: true}, nil
-}
-func (f *fakeDataPlane) Intact(*dataplane.Desired) bool         { return true }
-func (f *fakeDataPlane) RequestFullSync()                       {}
-func (f *fakeDataPlane) Flush() error                           { return nil }
-func (f *fakeDataPlane) AdoptMarks() (map[string]uint32, error) { return nil, nil }
-func (f *fakeDataPlane) Backend() string                        { return "fake" }
-func (f *fakeDataPlane) Changes() <-chan struct{}               { return nil }
-func (f *fakeDataPlane) last() *plan.Plan                       { return f.applied[len(f.applied)-1] }
-
-type fakeConntrack struct{ deleted []uint32 }
-
-func (f *fakeConntrack) DeleteMarked(mark, mask uint32) error {
-	f.deleted = append(f.deleted, mark)
-	return nil
-}
 
 // testDaemon is a daemon over fakes with the given UCI config, every WAN
 // online with carrier on its device, its state goroutine not running:
@@ -83,7 +50,7 @@ func TestFailedApplyStillDeletesConntrack(t *testing.T) {
 	d, dp, ct := testDaemon(t, t.TempDir(), twoWANs)
 	d.replan("start")
 	wan1, _ := d.prev.WAN("wan1")
-	mark, _ := dataplane.WANMark(wan1.Mark, d.prev.MarkMask)
+	mark := d.prev.MarkMask.Value(wan1.Mark)
 
 	dp.failNext = 1
 	d.onLink(linkmon.Link{Device: "wan1", Exists: true, Carrier: false})

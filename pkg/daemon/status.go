@@ -6,8 +6,6 @@ import (
 	"net"
 	"os"
 	"time"
-
-	"github.com/wanlb/wanlb/pkg/dataplane"
 )
 
 // Status is what `wanlb status --json` prints (README, Command line).
@@ -57,7 +55,7 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 // status builds the current Status.
 func (d *Daemon) status() Status {
-	s := Status{PID: os.Getpid(), Updated: time.Now().UTC(), WANs: []WANStatus{}}
+	s := Status{PID: os.Getpid(), Version: d.opts.Version, Updated: d.clock.Now().UTC(), WANs: []WANStatus{}}
 	s.Hostname, _ = os.Hostname()
 	s.Backend = d.kernel.DataPlane.Backend()
 	for _, p := range d.problems {
@@ -71,15 +69,12 @@ func (d *Daemon) status() Status {
 			Since: t.Since().UTC(), Device: d.device(&w),
 		}
 		if d.prev != nil {
-			if pw, ok := d.prev.WAN(w.Name); ok && pw.Gateway.IsValid() {
-				ws.Gateway = pw.Gateway.String()
-			}
-		}
-		if d.prev != nil {
 			if pw, ok := d.prev.WAN(w.Name); ok {
+				if pw.Gateway.IsValid() {
+					ws.Gateway = pw.Gateway.String()
+				}
 				ws.Active, ws.Standby, ws.Share = pw.Active, pw.Standby, round2(pw.Share)
-				mark, _ := dataplane.WANMark(pw.Mark, d.prev.MarkMask)
-				ws.Mark = fmt.Sprintf("%#x", mark)
+				ws.Mark = fmt.Sprintf("%#x", d.prev.MarkMask.Value(pw.Mark))
 			}
 		}
 		if h := d.history[w.Name]; len(h) > 0 {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/ti-mo/conntrack"
-
-	"github.com/wanlb/wanlb/pkg/mark"
 )
 
 // Conntrack deletes connection tracking entries.
@@ -39,9 +37,3 @@ func (k *KernelConntrack) DeleteMarked(mark, mask uint32) error {
 
 // Close releases the socket.
 func (k *KernelConntrack) Close() error { return k.c.Close() }
-
-// WANMark returns the fwmark and mask of a plan WAN's mark index, for
-// deleting its connections.
-func WANMark(index uint32, mask mark.Mask) (uint32, uint32) {
-	return mask.Value(index), uint32(mask)
-}

@@ -134,6 +134,10 @@ func TestDaemonLifecycle(t *testing.T) {
 	if err != nil || !strings.Contains(out, "wan1") || !strings.Contains(out, "online") {
 		t.Fatalf("status table: %v\n%s", err, out)
 	}
+	// The status names the build (the lab's is built without -X: "dev").
+	if s, err := d.status(); err != nil || s.Version != "dev" {
+		t.Errorf("status version %q (%v), want the build's \"dev\"", s.Version, err)
+	}
 	balanced(t, l, 5*time.Second, 1, 2)
 
 	// The DNS server netifd learned on wan2 is always reached through wan2.

@@ -100,3 +100,21 @@ func Watch(ctx context.Context, out chan<- Link) {
 		}
 	}
 }
+
+// Source is where the daemon learns the devices' link state: System in
+// production, a fake in the daemon's unit tests.
+type Source interface {
+	// Get reads one device's state now.
+	Get(dev string) Link
+	// Watch reports every change to out until ctx ends (see Watch).
+	Watch(ctx context.Context, out chan<- Link)
+}
+
+// System is the kernel's link state, over netlink.
+type System struct{}
+
+// Get reads one device's state now.
+func (System) Get(dev string) Link { return Get(dev) }
+
+// Watch reports every change to out until ctx ends.
+func (System) Watch(ctx context.Context, out chan<- Link) { Watch(ctx, out) }
