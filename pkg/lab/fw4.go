@@ -237,6 +237,10 @@ func (l *Lab) FW4Up() error {
 	return nil
 }
 
+// FW4Runner is the runner the lab was built with (Options.FW4), or nil:
+// tests reach the same fw4 installation (and its ubusd) through it.
+func (l *Lab) FW4Runner() FW4Runner { return l.opts.FW4 }
+
 // FW4ConfigDir is the router's /etc/config as fw4 sees it (files firewall
 // and network), or "" without Options.FW4.
 func (l *Lab) FW4ConfigDir() string {

@@ -61,8 +61,9 @@ func startFW4Daemon(t testing.TB, l *lab.Lab, config string) *daemonRun {
 		t.Fatal(err)
 	}
 	failoverDNS(t, l)
-	// The kit keeps one ubusd per namespace: the one fw4 in the router uses.
-	run := openwrttest.New(t).RunDir(t, l.Router)
+	// The kit keeps one ubusd per namespace and state directory: the one
+	// fw4 in the router uses, so the daemon must ask the lab's own kit.
+	run := l.FW4Runner().(owFW4).ow.RunDir(t, l.Router)
 	d := &daemonRun{t: t, l: l, bin: bin, configDir: t.TempDir(), runDir: t.TempDir(), ubusRun: run}
 	d.writeConfig(config)
 	d.start()
