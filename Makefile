@@ -3,17 +3,17 @@ SHELL := /bin/bash
 # (.ci/run); it installs the Debian packages it needs by itself.
 
 GO      ?= go
-# X.Y.Z-rN from the last v* tag (pkg/pkgspec.GitVersion), computed once
+# X.Y.Z-rN from the last v* tag (internal/pkgspec.GitVersion), computed once
 # when first used; the binary also reports the commit.
 VERSION ?= $(eval VERSION := $(shell $(GO) run ./cmd/mkpkg version 2>/dev/null || echo 0.0.0-r0))$(VERSION)
 COMMIT   = $(eval COMMIT := $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo unknown))$(COMMIT)
-LDFLAGS  = -s -w -X 'github.com/wanlb/wanlb/pkg/cli.Version=$(VERSION) (git $(COMMIT))'
+LDFLAGS  = -s -w -X 'github.com/wanlb/wanlb/internal/cli.Version=$(VERSION) (git $(COMMIT))'
 # No inlining (~17% smaller) and no HTTP/2 in net/http (~160 KB smaller
-# packages) for routers' small flash: pkg/pkgspec.GCFlags and BuildTags.
+# packages) for routers' small flash: internal/pkgspec.GCFlags and BuildTags.
 GCFLAGS := -tags nethttpomithttp2 -gcflags=all=-l
 # Unit-test packages: everything but the namespace lab and the demo, which need root
 # and a real kernel and so does not run under qemu-user.
-UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/pkg/lab$$' -e '/pkg/demo$$')
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/internal/lab$$' -e '/internal/demo$$')
 DEB_PKGS := iptables nftables busybox iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs iperf3 openssl
 # OpenWrt's own fw4, ubus, rpcd, uci, opkg, apk-tools and pfSense's dpinger, built
 # from source by the openwrt-tools kit beside the repository (internal/openwrttest).
@@ -58,18 +58,18 @@ lint:
 # The daemon's state loop and the probe monitor are concurrent: race-checked.
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
-	$(GO) test -race -count=1 ./pkg/daemon ./pkg/monitor
+	$(GO) test -race -count=1 ./internal/daemon ./internal/monitor
 
 # Namespace lab: real traffic through real namespaces. Needs root; in CI
 # (CI=true) a skipped lab test is a failure.
 lab:
-	$(GO) test -count=1 -timeout 15m -v ./pkg/lab ./pkg/demo
+	$(GO) test -count=1 -timeout 15m -v ./internal/lab ./internal/demo
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/uciconf
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/config
-	$(GO) test -run '^$$' -fuzz '^FuzzConfigAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/webui
-	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./pkg/webui
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./internal/uciconf
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./internal/webui
+	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./internal/webui
 
 # Unit tests again on the routers' architectures, under qemu-user.
 qemu:
@@ -83,7 +83,7 @@ qemu:
 # CPU, failover and recovery times (medians of repeated runs), the daemon's
 # memory under a flood of its web UI (~8 minutes).
 # Prints every table and writes the same figures to BENCHMARKS.md.
-BENCH = $(GO) test -count=1 -run '^$$' -timeout 20m ./pkg/lab -bench
+BENCH = $(GO) test -count=1 -run '^$$' -timeout 20m ./internal/lab -bench
 bench: deps packages
 	@{ echo "# wanlb benchmarks"; echo; \
 	  echo "Written by \`make bench\` on $$(date -u +%F): $$(nproc) cores ($$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $$(uname -r), $$(go version | cut -d' ' -f3), $$(iptables --version), $$(nft --version)."; echo; \
@@ -101,8 +101,8 @@ clean:
 
 # OpenWrt packages for mips_24kc, mipsel_24kc, arm_cortex-a7_neon-vfpv4,
 # aarch64_cortex-a53 and x86_64, built by cmd/mkpkg with the plain Go
-# toolchain: dist/wanlb_<version>_<arch>.ipk (opkg, 23.05/24.10, pkg/ipk)
-# and dist/apk/<arch>/wanlb-<version>.apk (apk v3, 25.12, pkg/apk). Then
+# toolchain: dist/wanlb_<version>_<arch>.ipk (opkg, 23.05/24.10, internal/ipk)
+# and dist/apk/<arch>/wanlb-<version>.apk (apk v3, 25.12, internal/apk). Then
 # checked: structure, modes, owners, ELF machine (TestDist*), and installed,
 # upgraded and removed by OpenWrt's real opkg and apk in offline roots
 # (TestOPKG*, TestAPK*; they need root and the openwrt-tools kit). The
@@ -110,7 +110,7 @@ clean:
 # without a tag); PKG_VERSION=X.Y.Z-rN overrides it.
 packages:
 	$(GO) run ./cmd/mkpkg all -out dist -files files -go $(GO) $(if $(PKG_VERSION),-version '$(PKG_VERSION)')
-	WANLB_DIST_DIR=$(CURDIR)/dist $(GO) test -count=1 -run '^(TestDistIPKs|TestDistAPKs|TestOPKG.*|TestAPK.*)$$' ./pkg/ipk ./pkg/apk
+	WANLB_DIST_DIR=$(CURDIR)/dist $(GO) test -count=1 -run '^(TestDistIPKs|TestDistAPKs|TestOPKG.*|TestAPK.*)$$' ./internal/ipk ./internal/apk
 
 # The old name.
 ipk: packages

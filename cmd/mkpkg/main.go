@@ -1,7 +1,7 @@
 // Command mkpkg builds wanlb's OpenWrt packages with the plain Go
-// toolchain: an .ipk for opkg (OpenWrt 23.05/24.10, pkg/ipk) and an .apk
-// for apk-tools v3 (OpenWrt 25.12, pkg/apk) per architecture, from one
-// description (pkg/pkgspec).
+// toolchain: an .ipk for opkg (OpenWrt 23.05/24.10, internal/ipk) and an .apk
+// for apk-tools v3 (OpenWrt 25.12, internal/apk) per architecture, from one
+// description (internal/pkgspec).
 //
 //	mkpkg version                  print the package version, from git
 //	mkpkg all [flags]              build the binaries and both packages per architecture
@@ -24,9 +24,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wanlb/wanlb/pkg/apk"
-	"github.com/wanlb/wanlb/pkg/ipk"
-	"github.com/wanlb/wanlb/pkg/pkgspec"
+	"github.com/wanlb/wanlb/internal/apk"
+	"github.com/wanlb/wanlb/internal/ipk"
+	"github.com/wanlb/wanlb/internal/pkgspec"
 )
 
 const usage = `usage:
@@ -151,7 +151,7 @@ func all(args []string) error {
 	for _, a := range list {
 		bin := filepath.Join(*out, "ipk", a.Name, "wanlb")
 		cmd := exec.Command(*goCmd, "build", "-trimpath", "-tags", pkgspec.BuildTags, "-gcflags=all="+pkgspec.GCFlags,
-			"-ldflags", "-s -w -X 'github.com/wanlb/wanlb/pkg/cli.Version="+bv+"'",
+			"-ldflags", "-s -w -X 'github.com/wanlb/wanlb/internal/cli.Version="+bv+"'",
 			"-o", bin, "./cmd/wanlb")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a.GOARCH)
 		cmd.Env = append(cmd.Env, a.Env...)

@@ -1,11 +1,11 @@
 // Command wanlb is the multi-WAN load balancer and failover daemon for
-// OpenWrt. All logic lives under pkg/; see pkg/cli for the commands.
+// OpenWrt. All logic lives under internal/; see internal/cli for the commands.
 package main
 
 import (
 	"os"
 
-	"github.com/wanlb/wanlb/pkg/cli"
+	"github.com/wanlb/wanlb/internal/cli"
 )
 
 func main() {

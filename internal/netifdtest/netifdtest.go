@@ -14,8 +14,8 @@ import (
 
 	"github.com/wanlb/wanlb/internal/openwrttest"
 
-	"github.com/wanlb/wanlb/pkg/config"
-	"github.com/wanlb/wanlb/pkg/netifd"
+	"github.com/wanlb/wanlb/internal/config"
+	"github.com/wanlb/wanlb/internal/netifd"
 )
 
 // status is netifd's status object in netifd_dump_status's key order, so

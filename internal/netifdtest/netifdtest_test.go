@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/netifd"
 	"github.com/wanlb/wanlb/internal/netifdtest"
 	"github.com/wanlb/wanlb/internal/openwrttest"
-	"github.com/wanlb/wanlb/pkg/netifd"
 )
 
 func addrs(ss ...string) []netip.Addr {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Prints "X.Y.Z N COMMIT" for the wanlb tree in $1, as the package version
-# X.Y.Z-rN that `make packages` gives it (pkg/pkgspec.GitVersion): the
+# X.Y.Z-rN that `make packages` gives it (internal/pkgspec.GitVersion): the
 # last vX.Y.Z tag and the commits since it plus one, or 0.0.0 and the
 # number of commits without a tag. Not a git checkout: "0.0.0 0 unknown".
 src=${1:-.}

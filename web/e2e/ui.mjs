@@ -1,4 +1,4 @@
-// Browser steps of pkg/lab's TestWebUI: playwright-core driving Debian's
+// Browser steps of internal/lab's TestWebUI: playwright-core driving Debian's
 // chromium against the real daemon. Each step starts a fresh browser, logs
 // in when it needs to, does one thing, and exits non-zero on failure.
 //

@@ -1,0 +1,206 @@
+// Package config turns a parsed UCI file into wanlb's typed configuration:
+// every section and option of the UCI schema (README, Configuration reference), with
+// defaults, and validation that reports every problem at once in the form
+// "wanlb.<section>.<option>: <problem> (got '<value>')".
+//
+// A Config that Load returns without errors is safe to render into kernel
+// state: names, devices and addresses have been checked against strict
+// patterns, so no config text can inject rules.
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/wanlb/wanlb/internal/mark"
+)
+
+// Config is the whole of /etc/config/wanlb.
+type Config struct {
+	Globals     Globals
+	UI          UI
+	WANs        []WAN // in file order; order matters for load_balancing 0
+	LinkBackups []LinkBackup
+	Rules       []Rule // in file order; first match wins
+}
+
+// LastResort says where new connections go when no WAN can carry them.
+type LastResort string
+
+// The last_resort values.
+const (
+	LastResortDefault     LastResort = "default"     // the main routing table
+	LastResortUnreachable LastResort = "unreachable" // fail fast with ICMP unreachable
+	LastResortBlackhole   LastResort = "blackhole"   // drop silently
+)
+
+// Globals is the 'globals' section.
+type Globals struct {
+	Enabled        bool
+	LoadBalancing  bool
+	AppOptimized   bool
+	BandwidthBased bool
+	LastResort     LastResort
+	FlushConntrack bool
+	MarkMask       mark.Mask
+	Backend        string // firewall backend: auto | nftables | iptables
+	Hook           string
+	LogLevel       string
+}
+
+// UI is the 'ui' section.
+type UI struct {
+	Enabled        bool
+	Listen         []string
+	Auth           string
+	PasswordHash   string
+	SessionTimeout time.Duration
+	// Metrics serves GET /metrics (Prometheus text format) without a
+	// session, to MetricsAllow only.
+	Metrics      bool
+	MetricsAllow []netip.Prefix
+	// Cert and Key: the UI serves HTTPS only, with them, when both exist.
+	Cert, Key string
+}
+
+// Detection is the Online Detection mode of a WAN.
+type Detection string
+
+// The detection values.
+const (
+	DetectAuto         Detection = "auto"
+	DetectManual       Detection = "manual"
+	DetectAlwaysOnline Detection = "always_online"
+)
+
+// WAN is a 'wan' section; its name is the netifd logical interface.
+type WAN struct {
+	Name        string
+	Enabled     bool
+	Label       string
+	Device      string     // "" = ask netifd
+	Gateway     netip.Addr // invalid = ask netifd, or point-to-point
+	Weight      int
+	Upstream    int // kbit/s
+	Downstream  int // kbit/s
+	Detection   Detection
+	Track       []Target
+	Reliability int
+	Interval    time.Duration
+	Timeout     time.Duration
+	Down        int
+	Up          int
+	MaxLatency  time.Duration
+	MaxLoss     int // percent
+}
+
+// DisplayName is the label shown to people.
+func (w *WAN) DisplayName() string {
+	if w.Label != "" {
+		return w.Label
+	}
+	return w.Name
+}
+
+// TargetKind is the probe type of a track target.
+type TargetKind string
+
+// The probe types.
+const (
+	TargetICMP  TargetKind = "icmp"
+	TargetDNS   TargetKind = "dns"
+	TargetHTTP  TargetKind = "http"
+	TargetHTTPS TargetKind = "https"
+	TargetTCP   TargetKind = "tcp"
+)
+
+// Target is one probe target of a WAN.
+type Target struct {
+	Kind TargetKind
+	Raw  string     // as written in the config
+	Addr netip.Addr // icmp target, or dns server
+	Host string     // tcp host, dns query name
+	Port int        // tcp port, dns port
+	URL  string     // http(s)
+}
+
+// BackupMode is how a link backup entry engages its backups.
+type BackupMode string
+
+// The link backup modes.
+const (
+	ModeFailover BackupMode = "failover"
+	ModeTiming   BackupMode = "timing"
+)
+
+// LinkBackup is a 'link_backup' section (Omada's Link Backup entry).
+type LinkBackup struct {
+	ID         string // UCI section id: name or @link_backup[i]
+	Enabled    bool
+	Name       string
+	Primary    []string
+	Backup     []string
+	Mode       BackupMode
+	TriggerAll bool // trigger 'all': every primary must be offline
+	Revert     bool
+	Schedule   Schedule
+}
+
+// Proto is a policy rule's protocol match.
+type Proto string
+
+// The protocols a rule can match.
+const (
+	ProtoAll    Proto = "all"
+	ProtoTCP    Proto = "tcp"
+	ProtoUDP    Proto = "udp"
+	ProtoICMP   Proto = "icmp"
+	ProtoTCPUDP Proto = "tcpudp"
+)
+
+// Rule is a 'rule' section (Omada's Policy Routing).
+type Rule struct {
+	ID       string
+	Enabled  bool
+	Name     string
+	Proto    Proto
+	SrcIP    []AddrMatch
+	DestIP   []AddrMatch
+	SrcPort  []PortRange
+	DestPort []PortRange
+	WANs     []string
+	Fallback bool
+}
+
+// AddrMatch is an IPv4 address, prefix or inclusive range.
+type AddrMatch struct {
+	Prefix   netip.Prefix // valid for an address or CIDR
+	From, To netip.Addr   // valid for a range
+}
+
+// IsRange reports whether the match is an a-b range.
+func (a AddrMatch) IsRange() bool { return a.From.IsValid() }
+
+// String renders the match in iptables syntax.
+func (a AddrMatch) String() string {
+	if a.IsRange() {
+		return a.From.String() + "-" + a.To.String()
+	}
+	if a.Prefix.IsSingleIP() {
+		return a.Prefix.Addr().String()
+	}
+	return a.Prefix.String()
+}
+
+// PortRange is an inclusive port range; From == To for a single port.
+type PortRange struct{ From, To uint16 }
+
+// WAN returns the WAN section with the given name.
+func (c *Config) WAN(name string) (*WAN, bool) {
+	for i := range c.WANs {
+		if c.WANs[i].Name == name {
+			return &c.WANs[i], true
+		}
+	}
+	return nil, false
+}

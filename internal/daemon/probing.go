@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wanlb/wanlb/internal/config"
+	"github.com/wanlb/wanlb/internal/monitor"
+	"github.com/wanlb/wanlb/internal/probe"
+	"github.com/wanlb/wanlb/internal/tracker"
+)
+
+// Probing: the monitor runs the rounds; the state goroutine turns the
+// plan into the monitor's specs and feeds each round to its WAN's tracker.
+
+// probeSpecs is what to probe under the current config and plan: every
+// enabled WAN with probing on, through its mark and device.
+func (d *Daemon) probeSpecs() []monitor.Spec {
+	var specs []monitor.Spec
+	for _, w := range d.cfg.WANs {
+		pw, ok := d.prev.WAN(w.Name)
+		if !w.Enabled || !ok || w.Detection == config.DetectAlwaysOnline {
+			continue
+		}
+		targets := w.Track
+		if w.Detection == config.DetectAuto {
+			targets = probe.AutoTargets()
+		}
+		specs = append(specs, monitor.Spec{WAN: w.Name, Via: probe.Via{Mark: d.prev.MarkMask.Value(pw.Mark), Device: pw.Device},
+			Targets: targets, Interval: w.Interval, Timeout: w.Timeout})
+	}
+	return specs
+}
+
+// restartProbers stops every prober and starts one per probed WAN with
+// the current marks and settings.
+func (d *Daemon) restartProbers(ctx context.Context) {
+	d.monitor.Restart(ctx, d.probeSpecs())
+}
+
+// onRound feeds a round to its WAN's tracker; a round of an older
+// generation (probing a mark or device no longer used) is dropped.
+func (d *Daemon) onRound(m monitor.Round) {
+	if m.Gen != d.monitor.Gen() {
+		return
+	}
+	t, ok := d.trackers[m.WAN]
+	if !ok {
+		return
+	}
+	if d.probes == nil {
+		d.probes, d.probesOK = map[string]int{}, map[string]int{}
+	}
+	for _, r := range m.Round.Results {
+		d.probes[m.WAN]++
+		if r.OK {
+			d.probesOK[m.WAN]++
+		}
+	}
+	if ch, ok := t.Round(m.Round); ok {
+		d.logChange(m.WAN, ch)
+		d.replan(m.WAN + " " + string(ch.To))
+	}
+}
+
+// logChange records a WAN's state change for the status and metrics and
+// runs the hook for online and offline.
+func (d *Daemon) logChange(wan string, ch tracker.Change) {
+	d.log.Info(fmt.Sprintf("%s %s after %s", wan, ch.To, ch.Reason))
+	if d.changes == nil {
+		d.changes, d.stateChanges = map[string][]StateChange{}, map[string]int{}
+	}
+	d.stateChanges[wan]++
+	c := append(d.changes[wan], StateChange{At: ch.At.UTC(), From: string(ch.From), To: string(ch.To), Reason: ch.Reason})
+	if len(c) > MaxChanges {
+		c = c[len(c)-MaxChanges:]
+	}
+	d.changes[wan] = c
+	var action string
+	switch ch.To {
+	case tracker.Online:
+		action = "online"
+	case tracker.Offline:
+		action = "offline"
+	default:
+		return
+	}
+	w, _ := d.cfg.WAN(wan)
+	d.runHook(action, wan, d.device(w))
+}

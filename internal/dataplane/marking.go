@@ -1,0 +1,123 @@
+package dataplane
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/wanlb/wanlb/internal/config"
+	"github.com/wanlb/wanlb/internal/mark"
+	"github.com/wanlb/wanlb/internal/plan"
+)
+
+// marking is a plan turned into which new connections get which mark: the
+// logic both firewall backends share. It checks every value that reaches
+// rule text (so nothing from the config can add rule text even if
+// validation were bypassed) and resolves each WAN and group member to its
+// fwmark; the backends only print it, as iptables-restore lines or nft
+// text.
+type marking struct {
+	mask  mark.Mask
+	wans  []wanMark // every WAN of the plan: inbound, restore and egress marking
+	rules []policyRule
+	def   verdict // traffic no policy rule catches
+	// hashed: Application Optimized Routing, whose buckets jump to one
+	// chain per WAN.
+	hashed bool
+}
+
+type wanMark struct {
+	name, device string
+	mark         uint32 // the fwmark value inside mask
+}
+
+type policyRule struct {
+	rule config.Rule
+	to   verdict
+}
+
+// verdict is what a group does with a new connection.
+type verdict struct {
+	action  plan.Action
+	fixed   uint32       // Unreachable, Blackhole: the reserved mark
+	members []memberMark // Balance
+	buckets []string     // Balance by hash: the WAN of each of plan.Buckets
+}
+
+type memberMark struct {
+	wan   string
+	mark  uint32
+	share float64
+}
+
+var (
+	sectionIDRe = regexp.MustCompile(`^(@rule\[[0-9]+\]|[A-Za-z0-9_]{1,32})$`)
+	// WAN names become chain names and comments.
+	wanNameRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
+)
+
+// newMarking builds the marking of an enabled plan.
+func newMarking(p *plan.Plan) (*marking, error) {
+	m := p.MarkMask
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("mark mask %v: %w", m, err)
+	}
+	k := &marking{mask: m, hashed: p.AppOptimized}
+	marksOf := map[string]uint32{}
+	for _, w := range p.WANs {
+		if !wanNameRe.MatchString(w.Name) {
+			return nil, fmt.Errorf("wan %q: not a UCI section name", w.Name)
+		}
+		if !config.ValidDevice(w.Device) {
+			return nil, fmt.Errorf("wan %s: device %q is not a valid device name", w.Name, w.Device)
+		}
+		if !m.IsWAN(w.Mark) {
+			return nil, fmt.Errorf("wan %s: mark index %d outside the mask", w.Name, w.Mark)
+		}
+		marksOf[w.Name] = m.Value(w.Mark)
+		k.wans = append(k.wans, wanMark{name: w.Name, device: w.Device, mark: m.Value(w.Mark)})
+	}
+	group := func(g plan.Group) (verdict, error) {
+		v := verdict{action: g.Action}
+		switch g.Action {
+		case plan.Unreachable:
+			v.fixed = m.Value(m.Unreachable())
+		case plan.Blackhole:
+			v.fixed = m.Value(m.Blackhole())
+		case plan.Balance:
+			for _, mem := range g.Members {
+				mv, ok := marksOf[mem.WAN]
+				if !ok {
+					return v, fmt.Errorf("group member %s has no mark", mem.WAN)
+				}
+				v.members = append(v.members, memberMark{wan: mem.WAN, mark: mv, share: mem.Share})
+			}
+			if len(g.Buckets) > 0 && len(g.Members) > 1 {
+				if len(g.Buckets) != plan.Buckets {
+					return v, fmt.Errorf("%d hash buckets, want %d", len(g.Buckets), plan.Buckets)
+				}
+				for _, w := range g.Buckets {
+					if _, ok := marksOf[w]; !ok {
+						return v, fmt.Errorf("hash bucket of %s, which has no mark", w)
+					}
+				}
+				v.buckets = g.Buckets
+			}
+		}
+		return v, nil
+	}
+	for _, r := range p.Rules {
+		if !sectionIDRe.MatchString(r.Rule.ID) {
+			return nil, fmt.Errorf("rule id %q is not a UCI section id", r.Rule.ID)
+		}
+		v, err := group(r.Group)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.Rule.ID, err)
+		}
+		k.rules = append(k.rules, policyRule{rule: r.Rule, to: v})
+	}
+	var err error
+	if k.def, err = group(p.Default); err != nil {
+		return nil, fmt.Errorf("default group: %w", err)
+	}
+	return k, nil
+}

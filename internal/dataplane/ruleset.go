@@ -1,0 +1,169 @@
+package dataplane
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/wanlb/wanlb/internal/plan"
+)
+
+// Backend names, as in the config's globals.backend.
+const (
+	BackendNFTables = "nftables"
+	BackendIPTables = "iptables"
+)
+
+// Ruleset is one firewall backend: the rules that mark each new connection
+// with its WAN, always changed in one transaction. Routes and ip rules are
+// shared by every backend and not its business. The DataPlane holds one.
+type Ruleset interface {
+	// Backend is BackendNFTables or BackendIPTables.
+	Backend() string
+	// Render returns the transaction text for p (d is Render's result
+	// for p). It is pure: equal bytes mean equal rules.
+	Render(p *plan.Plan, d *Desired) ([]byte, error)
+	// Sync makes the kernel hold text. With full set it trusts nothing it
+	// remembers about the kernel.
+	Sync(text []byte, full bool) error
+	// Flush removes everything this backend owns, and nothing else.
+	Flush() error
+	// Intact reports whether the rules of the last Sync are still there
+	// unchanged; true when nothing was synced.
+	Intact() bool
+}
+
+// Watcher is a Ruleset that notices when someone else changes the
+// firewall: Changes delivers a value soon after such a change.
+type Watcher interface {
+	Changes() <-chan struct{}
+}
+
+// iptablesRuleset is the legacy backend: wanlb's chains in the mangle
+// table, replaced in one iptables-restore --noflush, with jumps from the
+// built-in chains kept outside the transaction.
+type iptablesRuleset struct {
+	fw         Firewall
+	lastChains []string // the chains the last Sync created
+	synced     bool
+}
+
+// NewIPTablesRuleset returns the iptables backend over fw.
+func NewIPTablesRuleset(fw Firewall) Ruleset { return &iptablesRuleset{fw: fw} }
+
+func (r *iptablesRuleset) Backend() string { return BackendIPTables }
+
+// Render is the restore transaction: every chain declared (which with
+// --noflush creates or empties it), then the rules.
+func (r *iptablesRuleset) Render(_ *plan.Plan, d *Desired) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("*mangle\n")
+	for _, c := range d.Chains {
+		b.WriteString(":" + c + " - [0:0]\n")
+	}
+	b.Write(d.Mangle)
+	b.WriteString("COMMIT\n")
+	return b.Bytes(), nil
+}
+
+// chainsOf lists the chains a rendered transaction declares.
+func chainsOf(text []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(text), "\n") {
+		if name, ok := strings.CutPrefix(l, ":"); ok {
+			out = append(out, strings.Fields(name)[0])
+		}
+	}
+	return out
+}
+
+func (r *iptablesRuleset) Sync(text []byte, full bool) error {
+	want := chainsOf(text)
+	stale := r.lastChains
+	if full {
+		chains, err := r.fw.ListChains("mangle")
+		if err != nil {
+			return fmt.Errorf("list mangle chains: %w", err)
+		}
+		stale = chains
+	}
+	var drop []string
+	for _, c := range stale {
+		if strings.HasPrefix(c, ChainPrefix) && !slices.Contains(want, c) {
+			drop = append(drop, c)
+		}
+	}
+	if err := r.fw.Restore(withDrops(text, drop)); err != nil {
+		return err
+	}
+	r.lastChains, r.synced = want, true
+	for _, j := range hookJumps {
+		if err := r.fw.EnsureJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
+			return fmt.Errorf("jump from %s: %w", j.builtin, err)
+		}
+	}
+	return nil
+}
+
+// withDrops adds the deletion of stale chains to a transaction: they are
+// declared (so emptied) first and deleted last.
+func withDrops(text []byte, drop []string) []byte {
+	body, _ := bytes.CutSuffix(text, []byte("COMMIT\n"))
+	head, rest, _ := bytes.Cut(body, []byte("\n"))
+	var b bytes.Buffer
+	b.Write(head)
+	b.WriteString("\n")
+	for _, c := range drop {
+		b.WriteString(":" + c + " - [0:0]\n")
+	}
+	b.Write(rest)
+	for _, c := range drop {
+		b.WriteString("-X " + c + "\n")
+	}
+	b.WriteString("COMMIT\n")
+	return b.Bytes()
+}
+
+func jumpRule(chain string) []string {
+	return []string{"-m", "comment", "--comment", "wanlb", "-j", chain}
+}
+
+func (r *iptablesRuleset) Flush() error {
+	var errs []error
+	for _, j := range hookJumps {
+		if err := r.fw.DeleteJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
+			errs = append(errs, fmt.Errorf("jump from %s: %w", j.builtin, err))
+		}
+	}
+	chains, err := r.fw.ListChains("mangle")
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list mangle chains: %w", err))
+	}
+	var ours []string
+	for _, c := range chains {
+		if strings.HasPrefix(c, ChainPrefix) {
+			ours = append(ours, c)
+		}
+	}
+	if len(ours) > 0 {
+		if err := r.fw.Restore(withDrops([]byte("*mangle\nCOMMIT\n"), ours)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	r.lastChains, r.synced = nil, false
+	return joinErrs(errs)
+}
+
+// Intact checks one canary, the PREROUTING jump: a firewall restart or
+// `fw4 flush` deletes the chains and jumps. One iptables process.
+func (r *iptablesRuleset) Intact() bool {
+	if !r.synced || len(r.lastChains) == 0 {
+		return true
+	}
+	ok, err := r.fw.HasJump("mangle", hookJumps[0].builtin, jumpRule(hookJumps[0].chain))
+	return err == nil && ok
+}
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }

@@ -1,0 +1,201 @@
+package lab_test
+
+// DNS during failover: netifd tells wanlb each WAN's resolvers, and wanlb
+// pins them to their WAN (ISPs often refuse queries from other networks).
+// While that WAN is down the pin must go, or every query the router and
+// the LAN send to its resolvers dies in the dead link.
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/wanlb/wanlb/internal/lab"
+	"github.com/wanlb/wanlb/internal/labtest"
+	"github.com/wanlb/wanlb/internal/netifd"
+	"github.com/wanlb/wanlb/internal/netifdtest"
+	"github.com/wanlb/wanlb/internal/openwrttest"
+)
+
+// wan1Resolver is the DNS server netifd reports for wan1. It sits on the
+// internet side and answers queries from every ISP, so a query to it works
+// exactly when it leaves by a working WAN; dnsmasq's query log tells which.
+var (
+	wan1Resolver = netip.MustParseAddr("198.18.100.53")
+	wan1Answer   = netip.MustParseAddr("198.18.100.99")
+)
+
+// dnsResolver runs dnsmasq on wan1Resolver, answering *.wan1.test with
+// wan1Answer and logging every query with its source, and waits until it
+// answers.
+func dnsResolver(t *testing.T, l *lab.Lab) *lab.Process {
+	t.Helper()
+	if _, err := l.Exec(l.Internet, "ip", "addr", "add", wan1Resolver.String()+"/32", "dev", "lo"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.Start(l.Internet, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces",
+		"--listen-address="+wan1Resolver.String(), "--port=53", "--address=/wan1.test/"+wan1Answer.String(),
+		"--log-queries", "--log-facility=-", "--pid-file", "--user=root", "--conf-file=/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := dnsQuery(l, l.Internet, "ready.wan1.test"); err == nil {
+			return p
+		} else if time.Now().After(end) {
+			t.Fatalf("dnsmasq does not answer: %v\n%s", err, p.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// dnsQuery sends one A query for name to wan1Resolver from ns, over UDP
+// from a plain socket as a stub resolver does, and checks the answer.
+func dnsQuery(l *lab.Lab, ns, name string) (netip.Addr, error) {
+	var got netip.Addr
+	err := l.Do(ns, func() error {
+		q, err := dnsmessage.NewName(name + ".")
+		if err != nil {
+			return err
+		}
+		msg := dnsmessage.Message{Header: dnsmessage.Header{ID: uint16(time.Now().UnixNano()), RecursionDesired: true},
+			Questions: []dnsmessage.Question{{Name: q, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}}}
+		query, err := msg.Pack()
+		if err != nil {
+			return err
+		}
+		c, err := net.Dial("udp", netip.AddrPortFrom(wan1Resolver, 53).String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Second))
+		if _, err := c.Write(query); err != nil {
+			return err
+		}
+		buf := make([]byte, 1500)
+		n, err := c.Read(buf)
+		if err != nil {
+			return err
+		}
+		var answer dnsmessage.Message
+		if err := answer.Unpack(buf[:n]); err != nil {
+			return err
+		}
+		if answer.Header.ID != msg.Header.ID || answer.Header.RCode != dnsmessage.RCodeSuccess || len(answer.Answers) != 1 {
+			return fmt.Errorf("bad answer %+v", answer.Header)
+		}
+		a, ok := answer.Answers[0].Body.(*dnsmessage.AResource)
+		if !ok {
+			return fmt.Errorf("answer is not an A record: %v", answer.Answers[0].Body)
+		}
+		got = netip.AddrFrom4(a.A)
+		return nil
+	})
+	if err == nil && got != wan1Answer {
+		err = fmt.Errorf("answered %s, want %s", got, wan1Answer)
+	}
+	return got, err
+}
+
+// viaISP asks the resolver for a fresh name from ns and returns the ISP
+// the query arrived through (from dnsmasq's log), or an error.
+func viaISP(t *testing.T, l *lab.Lab, resolver *lab.Process, ns string, seq *int) (int, error) {
+	*seq++
+	name := fmt.Sprintf("q%d.wan1.test", *seq)
+	if _, err := dnsQuery(l, ns, name); err != nil {
+		return 0, err
+	}
+	// The log line reaches us through a pipe, possibly after the answer.
+	re := regexp.MustCompile(`query\[A\] ` + regexp.QuoteMeta(name) + ` from (\S+)`)
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(resolver.Output()); m != nil {
+			return l.ISPOf(m[1]), nil
+		}
+		if time.Now().After(end) {
+			return 0, fmt.Errorf("dnsmasq logged no query for %s", name)
+		}
+	}
+}
+
+func TestDNSFollowsFailover(t *testing.T) {
+	labtest.RequireRoot(t)
+	l := newLab(t, lab.Options{ISPs: 2})
+	resolver := dnsResolver(t, l)
+	ifaces := map[string]netifd.Interface{}
+	for _, isp := range l.ISPs {
+		ifc := netifd.Interface{Name: fmt.Sprintf("wan%d", isp.Index), Up: true, Device: isp.RouterDev, Gateway: isp.Gateway}
+		if isp.Index == 1 {
+			ifc.DNS = []netip.Addr{wan1Resolver}
+		}
+		ifaces[ifc.Name] = ifc
+	}
+	ubus := netifdtest.Serve(t, openwrttest.New(t), l.Router, ifaces)
+	d := startDaemonWithUbus(t, l, ubus, netifdWANs(l))
+	d.waitAllOnline(15 * time.Second)
+
+	seq := 0
+	from := map[string]string{l.Router: "the router", l.Client: "the LAN client"}
+	// allVia checks that n queries from ns all go through ISP k.
+	allVia := func(ns string, k, n int, when string) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if got, err := viaISP(t, l, resolver, ns, &seq); err != nil || got != k {
+				t.Fatalf("%s: query %d from %s to wan1's resolver went via ISP %d (%v), want ISP %d", when, i, from[ns], got, err, k)
+			}
+		}
+	}
+	// waitVia waits until a query from ns works and goes through ISP k.
+	waitVia := func(ns string, k int, since time.Time, within time.Duration, when string) {
+		t.Helper()
+		end := time.Now().Add(within)
+		for {
+			got, err := viaISP(t, l, resolver, ns, &seq)
+			if err == nil && got == k {
+				t.Logf("%s: DNS from %s through ISP %d %s after the change", when, from[ns], k, time.Since(since).Round(10*time.Millisecond))
+				return
+			}
+			if time.Now().After(end) {
+				out, _ := l.Exec(l.Router, "ip", "rule")
+				t.Fatalf("%s: DNS from %s to wan1's resolver not through ISP %d within %s (last: ISP %d, %v)\nip rule:\n%s", when, from[ns], k, within, got, err, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	// Both WANs up: wan1's resolver is pinned to wan1, although wan2
+	// carries half of the other traffic.
+	for _, ns := range []string{l.Router, l.Client} {
+		allVia(ns, 1, 10, "both WANs up")
+	}
+
+	if err := l.Blackhole(1); err != nil {
+		t.Fatal(err)
+	}
+	fault := time.Now()
+	d.waitState("wan1", "offline", 10*time.Second)
+	for _, ns := range []string{l.Router, l.Client} {
+		waitVia(ns, 2, fault, 5*time.Second, "wan1 down")
+		allVia(ns, 2, 5, "wan1 down")
+	}
+	if out, _ := l.Exec(l.Router, "ip", "rule"); strings.Contains(out, "to "+wan1Resolver.String()) {
+		t.Errorf("wan1's resolver still pinned while wan1 is offline:\n%s", out)
+	}
+
+	if err := l.Heal(1); err != nil {
+		t.Fatal(err)
+	}
+	healed := time.Now()
+	d.waitState("wan1", "online", 15*time.Second)
+	for _, ns := range []string{l.Router, l.Client} {
+		waitVia(ns, 1, healed, 5*time.Second, "wan1 back")
+		allVia(ns, 1, 10, "wan1 back")
+	}
+}
