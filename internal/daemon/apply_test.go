@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wanlb/wanlb/internal/config"
+	"github.com/wanlb/wanlb/internal/dataplane/dataplanetest"
 	"github.com/wanlb/wanlb/internal/linkmon"
 	"github.com/wanlb/wanlb/internal/tracker"
 )
@@ -16,7 +17,7 @@ import (
 // testDaemon is a daemon over fakes with the given UCI config, every WAN
 // online with carrier on its device, its state goroutine not running:
 // the test calls its handlers itself.
-func testDaemon(t *testing.T, runDir, uci string) (*Daemon, *fakeDataPlane, *fakeConntrack) {
+func testDaemon(t *testing.T, runDir, uci string) (*Daemon, *dataplanetest.DataPlane, *dataplanetest.Conntrack) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "wanlb"), []byte(uci), 0o644); err != nil {
@@ -26,7 +27,7 @@ func testDaemon(t *testing.T, runDir, uci string) (*Daemon, *fakeDataPlane, *fak
 	if err != nil || c == nil {
 		t.Fatalf("config: %v %v", err, problems)
 	}
-	dp, ct := &fakeDataPlane{}, &fakeConntrack{}
+	dp, ct := dataplanetest.New(), &dataplanetest.Conntrack{}
 	d := New(Options{ConfigDir: dir, RunDir: runDir, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		Kernel{DataPlane: dp, Conntrack: ct})
 	d.cfg = c
@@ -52,28 +53,28 @@ func TestFailedApplyStillDeletesConntrack(t *testing.T) {
 	wan1, _ := d.prev.WAN("wan1")
 	mark := d.prev.MarkMask.Value(wan1.Mark)
 
-	dp.failNext = 1
+	dp.FailNext(1)
 	d.onLink(linkmon.Link{Device: "wan1", Exists: true, Carrier: false})
-	if !d.applyFailed || len(dp.applied) != 1 {
-		t.Fatalf("the apply after wan1 went down should have failed (applyFailed %v, %d applies)", d.applyFailed, len(dp.applied))
+	if !d.applyFailed || dp.Count() != 1 {
+		t.Fatalf("the apply after wan1 went down should have failed (applyFailed %v, %d applies)", d.applyFailed, dp.Count())
 	}
-	if len(ct.deleted) != 0 {
-		t.Fatalf("conntrack entries deleted although the kernel still sends new connections to wan1: %#x", ct.deleted)
+	if len(ct.Marks()) != 0 {
+		t.Fatalf("conntrack entries deleted although the kernel still sends new connections to wan1: %#x", ct.Marks())
 	}
 
 	d.replan("retry")
-	if d.applyFailed || len(dp.applied) != 2 {
-		t.Fatalf("the retry did not apply (applyFailed %v, %d applies)", d.applyFailed, len(dp.applied))
+	if d.applyFailed || dp.Count() != 2 {
+		t.Fatalf("the retry did not apply (applyFailed %v, %d applies)", d.applyFailed, dp.Count())
 	}
-	if w, _ := dp.last().WAN("wan1"); w.Usable {
+	if w, _ := dp.Last().WAN("wan1"); w.Usable {
 		t.Fatal("the retried plan still has wan1 usable")
 	}
-	if len(ct.deleted) != 1 || ct.deleted[0] != mark {
-		t.Fatalf("after the retry deleted marks %#x, want wan1's %#x", ct.deleted, mark)
+	if len(ct.Marks()) != 1 || ct.Marks()[0] != mark {
+		t.Fatalf("after the retry deleted marks %#x, want wan1's %#x", ct.Marks(), mark)
 	}
 	// Nothing changed since: no second deletion.
 	d.replan("retry")
-	if len(ct.deleted) != 1 {
-		t.Errorf("deleted again on an unchanged plan: %#x", ct.deleted)
+	if len(ct.Marks()) != 1 {
+		t.Errorf("deleted again on an unchanged plan: %#x", ct.Marks())
 	}
 }

@@ -9,108 +9,14 @@ import (
 	"time"
 
 	"github.com/wanlb/wanlb/internal/config"
-	"github.com/wanlb/wanlb/internal/dataplane"
 	"github.com/wanlb/wanlb/internal/linkmon"
 	"github.com/wanlb/wanlb/internal/netifd"
-	"github.com/wanlb/wanlb/internal/plan"
 	"github.com/wanlb/wanlb/internal/probe"
 )
 
 // Fakes of the daemon's system parts. Each is safe for the state
 // goroutine and the test's goroutine at once (the loop tests run under
 // -race).
-
-// fakeDataPlane records the plans it is given and refuses the next
-// failNext of them, as the kernel does for a moment (xtables lock).
-type fakeDataPlane struct {
-	mu        sync.Mutex
-	failNext  int
-	applied   []*plan.Plan
-	broken    bool // someone else removed the rules: Intact says no
-	fullSyncs int
-	flushed   bool
-	adopt     map[string]uint32
-	changes   chan struct{}
-}
-
-func (f *fakeDataPlane) Apply(p *plan.Plan) (dataplane.Result, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failNext > 0 {
-		f.failNext--
-		return dataplane.Result{}, errors.New("iptables-restore: resource temporarily unavailable")
-	}
-	f.applied = append(f.applied, p)
-	f.broken = false
-	return dataplane.Result{Desired: &dataplane.Desired{}, Restored: true}, nil
-}
-
-func (f *fakeDataPlane) Intact(*dataplane.Desired) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return !f.broken
-}
-
-func (f *fakeDataPlane) RequestFullSync() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fullSyncs++
-}
-
-func (f *fakeDataPlane) Flush() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.flushed = true
-	return nil
-}
-
-func (f *fakeDataPlane) AdoptMarks() (map[string]uint32, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.adopt, nil
-}
-
-func (f *fakeDataPlane) Backend() string          { return "fake" }
-func (f *fakeDataPlane) Changes() <-chan struct{} { return f.changes }
-
-func (f *fakeDataPlane) last() *plan.Plan {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.applied) == 0 {
-		return nil
-	}
-	return f.applied[len(f.applied)-1]
-}
-
-func (f *fakeDataPlane) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.applied)
-}
-
-func (f *fakeDataPlane) set(fn func(*fakeDataPlane)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
-
-type fakeConntrack struct {
-	mu      sync.Mutex
-	deleted []uint32
-}
-
-func (f *fakeConntrack) DeleteMarked(mark, mask uint32) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.deleted = append(f.deleted, mark)
-	return nil
-}
-
-func (f *fakeConntrack) marks() []uint32 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]uint32(nil), f.deleted...)
-}
 
 // fakeLinks is the devices' carrier: every device exists with carrier
 // unless set otherwise; set also sends the change as a link event.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/dataplane/dataplanetest"
 	"github.com/wanlb/wanlb/internal/linkmon"
 	"github.com/wanlb/wanlb/internal/monitor"
 	"github.com/wanlb/wanlb/internal/plan"
@@ -30,8 +31,8 @@ type harness struct {
 	d     *Daemon
 	cfg   string // the config directory
 	run   string
-	dp    *fakeDataPlane
-	ct    *fakeConntrack
+	dp    *dataplanetest.DataPlane
+	ct    *dataplanetest.Conntrack
 	links *fakeLinks
 	nf    *fakeNetifd
 	pr    *fakeProber
@@ -48,8 +49,8 @@ var start = time.Date(2026, 1, 5, 9, 59, 0, 0, time.Local)
 // (and the kernel) before Run starts.
 func startDaemon(t *testing.T, uci string, setup func(*harness, *Kernel)) *harness {
 	t.Helper()
-	h := &harness{t: t, cfg: t.TempDir(), run: t.TempDir(), dp: &fakeDataPlane{changes: make(chan struct{}, 1)},
-		ct: &fakeConntrack{}, links: newFakeLinks(), nf: &fakeNetifd{}, pr: &fakeProber{},
+	h := &harness{t: t, cfg: t.TempDir(), run: t.TempDir(), dp: dataplanetest.New(),
+		ct: &dataplanetest.Conntrack{}, links: newFakeLinks(), nf: &fakeNetifd{}, pr: &fakeProber{},
 		clock: &fakeClock{now: start}, done: make(chan error, 1)}
 	h.writeConfig(uci)
 	k := Kernel{DataPlane: h.dp, Conntrack: h.ct, Links: h.links, Probe: h.pr.Probe}
@@ -118,7 +119,7 @@ func (h *harness) advance(d time.Duration) {
 
 // usable reports whether the last applied plan has wan usable.
 func (h *harness) usable(wan string) bool {
-	p := h.dp.last()
+	p := h.dp.Last()
 	if p == nil {
 		return false
 	}
@@ -129,7 +130,7 @@ func (h *harness) usable(wan string) bool {
 // carriers is which WANs carry the default traffic in the last plan.
 func (h *harness) carriers() []string {
 	var out []string
-	if p := h.dp.last(); p != nil {
+	if p := h.dp.Last(); p != nil {
 		for _, m := range p.Default.Members {
 			out = append(out, m.WAN)
 		}
@@ -156,10 +157,7 @@ func TestLoopStartReportsAndStops(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	h.done <- nil // for the cleanup
-	h.dp.mu.Lock()
-	flushed := h.dp.flushed
-	h.dp.mu.Unlock()
-	if !flushed {
+	if !h.dp.Flushed() {
 		t.Error("stop did not remove the kernel state")
 	}
 	if _, err := os.Stat(filepath.Join(h.run, SocketName)); !errors.Is(err, os.ErrNotExist) {
@@ -171,7 +169,7 @@ func TestLoopRefusesAnInvalidConfigAtStart(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "wanlb"), []byte("config wan 'wan1'\n\toption weight 'heavy'\n"), 0o644)
 	d := New(Options{ConfigDir: dir, RunDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)},
-		Kernel{DataPlane: &fakeDataPlane{}, Links: newFakeLinks()})
+		Kernel{DataPlane: dataplanetest.New(), Links: newFakeLinks()})
 	if err := d.Run(t.Context()); err == nil {
 		t.Fatal("Run started on an invalid config")
 	}
@@ -187,12 +185,12 @@ const probedWANs = "config wan 'wan1'\n\toption device 'wan1'\n\toption gateway 
 // comes back.
 func TestLoopProbeRoundsMoveTraffic(t *testing.T) {
 	h := startDaemon(t, probedWANs, nil)
-	wan1, _ := h.dp.last().WAN("wan1")
-	mark := h.dp.last().MarkMask.Value(wan1.Mark)
+	wan1, _ := h.dp.Last().WAN("wan1")
+	mark := h.dp.Last().MarkMask.Value(wan1.Mark)
 
 	h.pr.kill("wan1", true)
 	h.eventually("wan1 leaves the plan", func() bool { return !h.usable("wan1") && h.usable("wan2") })
-	h.eventually("wan1's connections are deleted", func() bool { return slices.Equal(h.ct.marks(), []uint32{mark}) })
+	h.eventually("wan1's connections are deleted", func() bool { return slices.Equal(h.ct.Marks(), []uint32{mark}) })
 	s := h.sync()
 	if s.WANs[0].State != "offline" || len(s.WANs[0].Changes) == 0 || s.WANs[0].Changes[len(s.WANs[0].Changes)-1].To != "offline" {
 		t.Errorf("status of wan1: %+v", s.WANs[0])
@@ -219,12 +217,12 @@ func TestLoopStaleRoundsAreDropped(t *testing.T) {
 	defer d.monitor.Stop()
 	failed := tracker.Round{At: time.Now(), Results: []tracker.Result{{OK: false}}}
 	d.onRound(monitor.Round{WAN: "wan1", Gen: d.monitor.Gen() - 1, Round: failed})
-	if w, _ := dp.last().WAN("wan1"); !w.Usable || d.trackers["wan1"].State() != tracker.Online {
+	if w, _ := dp.Last().WAN("wan1"); !w.Usable || d.trackers["wan1"].State() != tracker.Online {
 		t.Fatal("a stale round took wan1 down")
 	}
 	d.onRound(monitor.Round{WAN: "gone", Gen: d.monitor.Gen(), Round: failed})
 	d.onRound(monitor.Round{WAN: "wan1", Gen: d.monitor.Gen(), Round: failed})
-	if w, _ := dp.last().WAN("wan1"); w.Usable {
+	if w, _ := dp.Last().WAN("wan1"); w.Usable {
 		t.Fatal("a current failed round (down 1) left wan1 usable")
 	}
 }
@@ -233,7 +231,7 @@ func TestLoopStaleRoundsAreDropped(t *testing.T) {
 // brings it in; an event that changes nothing applies nothing.
 func TestLoopLinkEvents(t *testing.T) {
 	h := startDaemon(t, twoWANs, nil)
-	n := h.dp.count()
+	n := h.dp.Count()
 	h.links.set("wan2", false)
 	h.eventually("wan2 leaves the plan", func() bool { return !h.usable("wan2") && h.usable("wan1") })
 	if s := h.sync(); s.WANs[1].State == "online" {
@@ -245,7 +243,7 @@ func TestLoopLinkEvents(t *testing.T) {
 	// two before it were handled, and must not have applied anything.
 	h.links.set("wan1", false)
 	h.eventually("wan1 leaves the plan", func() bool { return !h.usable("wan1") })
-	if got := h.dp.count(); got != n+2 {
+	if got := h.dp.Count(); got != n+2 {
 		t.Errorf("%d applies after two carrier changes, want 2", got-n)
 	}
 	h.links.set("wan2", true)
@@ -274,7 +272,7 @@ func TestLoopReload(t *testing.T) {
 	if r, err := h.client().Reload(); err != nil || !r.Applied {
 		t.Fatalf("reload: %+v %v", r, err)
 	}
-	if p := h.dp.last(); len(p.WANs) != 2 {
+	if p := h.dp.Last(); len(p.WANs) != 2 {
 		t.Errorf("after removing wan3 the plan has %d WANs", len(p.WANs))
 	}
 }
@@ -287,7 +285,7 @@ const netifdWANs = "config wan 'wan1'\n\toption detection 'always_online'\n\n" +
 // periodic refresh, and leaves on ifdown.
 func TestLoopNetifd(t *testing.T) {
 	h := startDaemon(t, netifdWANs, func(h *harness, k *Kernel) { k.Netifd = h.nf.Status })
-	if _, ok := h.dp.last().WAN("wan1"); ok {
+	if _, ok := h.dp.Last().WAN("wan1"); ok {
 		t.Fatal("wan1 is in the plan before netifd knows its device")
 	}
 	h.nf.set("wan1", "pppoe-wan1", "198.18.11.1", true)
@@ -297,7 +295,7 @@ func TestLoopNetifd(t *testing.T) {
 	if !h.usable("wan1") {
 		t.Fatal("wan1 not usable after ifup")
 	}
-	if w, _ := h.dp.last().WAN("wan1"); w.Device != "pppoe-wan1" || w.Gateway.String() != "198.18.11.1" {
+	if w, _ := h.dp.Last().WAN("wan1"); w.Device != "pppoe-wan1" || w.Gateway.String() != "198.18.11.1" {
 		t.Errorf("wan1 after ifup: %+v", w)
 	}
 
@@ -305,7 +303,7 @@ func TestLoopNetifd(t *testing.T) {
 	h.nf.set("wan1", "pppoe-wan1", "198.18.11.254", true)
 	h.clock.Advance(NetifdInterval)
 	h.eventually("the refresh picks up the new gateway", func() bool {
-		w, _ := h.dp.last().WAN("wan1")
+		w, _ := h.dp.Last().WAN("wan1")
 		return w.Gateway.String() == "198.18.11.254"
 	})
 
@@ -322,25 +320,21 @@ func TestLoopNetifd(t *testing.T) {
 // applies it, and only then are the offline WAN's connections deleted.
 func TestLoopRetriesAFailedApply(t *testing.T) {
 	h := startDaemon(t, twoWANs, nil)
-	n := h.dp.count()
-	h.dp.set(func(f *fakeDataPlane) { f.failNext = 1 })
+	n := h.dp.Count()
+	h.dp.FailNext(1)
 	h.links.set("wan1", false)
-	h.eventually("the apply was tried", func() bool {
-		h.dp.mu.Lock()
-		defer h.dp.mu.Unlock()
-		return h.dp.failNext == 0
-	})
+	h.eventually("the apply was tried", func() bool { return h.dp.FailsLeft() == 0 })
 	h.sync()
-	if h.dp.count() != n || len(h.ct.marks()) != 0 {
-		t.Fatalf("refused apply: %d applies (want %d), conntrack deletions %v", h.dp.count(), n, h.ct.marks())
+	if h.dp.Count() != n || len(h.ct.Marks()) != 0 {
+		t.Fatalf("refused apply: %d applies (want %d), conntrack deletions %v", h.dp.Count(), n, h.ct.Marks())
 	}
 	h.clock.Advance(RetryInterval)
-	h.eventually("the retry applies", func() bool { return h.dp.count() == n+1 && !h.usable("wan1") })
-	h.eventually("wan1's connections are deleted", func() bool { return len(h.ct.marks()) == 1 })
+	h.eventually("the retry applies", func() bool { return h.dp.Count() == n+1 && !h.usable("wan1") })
+	h.eventually("wan1's connections are deleted", func() bool { return len(h.ct.Marks()) == 1 })
 	// Nothing failed since: the retry tick does not apply again.
 	h.advance(RetryInterval)
-	if h.dp.count() != n+1 {
-		t.Errorf("%d applies, want %d: the retry tick applied without a failure", h.dp.count(), n+1)
+	if h.dp.Count() != n+1 {
+		t.Errorf("%d applies, want %d: the retry tick applied without a failure", h.dp.Count(), n+1)
 	}
 }
 
@@ -349,22 +343,20 @@ func TestLoopRetriesAFailedApply(t *testing.T) {
 // are left alone.
 func TestLoopRepair(t *testing.T) {
 	h := startDaemon(t, twoWANs, nil)
-	n := h.dp.count()
+	n := h.dp.Count()
 	h.advance(RepairInterval)
-	if h.dp.count() != n {
+	if h.dp.Count() != n {
 		t.Fatal("the repair tick re-applied intact rules")
 	}
-	h.dp.set(func(f *fakeDataPlane) { f.broken = true })
+	h.dp.Break()
 	h.clock.Advance(RepairInterval)
-	h.eventually("the repair tick restores the rules", func() bool { return h.dp.count() == n+1 })
+	h.eventually("the repair tick restores the rules", func() bool { return h.dp.Count() == n+1 })
 
-	h.dp.set(func(f *fakeDataPlane) { f.broken = true })
-	h.dp.changes <- struct{}{}
-	h.eventually("a change event restores the rules", func() bool { return h.dp.count() == n+2 })
-	h.dp.mu.Lock()
-	defer h.dp.mu.Unlock()
-	if h.dp.fullSyncs != 2 {
-		t.Errorf("%d full syncs requested, want 2", h.dp.fullSyncs)
+	h.dp.Break()
+	h.dp.Changed()
+	h.eventually("a change event restores the rules", func() bool { return h.dp.Count() == n+2 })
+	if n := h.dp.FullSyncs(); n != 2 {
+		t.Errorf("%d full syncs requested, want 2", n)
 	}
 }
 
@@ -393,9 +385,9 @@ func TestLoopScheduleBoundaries(t *testing.T) {
 func TestLoopAdoptsMarks(t *testing.T) {
 	var p *plan.Plan
 	h := startDaemon(t, twoWANs, func(h *harness, _ *Kernel) {
-		h.dp.adopt = map[string]uint32{"wan1": 2, "wan2": 1}
+		h.dp.SetAdopt(map[string]uint32{"wan1": 2, "wan2": 1})
 	})
-	p = h.dp.last()
+	p = h.dp.Last()
 	w1, _ := p.WAN("wan1")
 	w2, _ := p.WAN("wan2")
 	if w1.Mark != 2 || w2.Mark != 1 {

@@ -20,11 +20,11 @@ func TestRevertZeroSurvivesRestart(t *testing.T) {
 	d, dp, _ := testDaemon(t, run, revert0)
 	d.resumeEngaged()
 	d.replan("start")
-	if g := dp.last().Default; len(g.Members) != 1 || g.Members[0].WAN != "wan1" {
+	if g := dp.Last().Default; len(g.Members) != 1 || g.Members[0].WAN != "wan1" {
 		t.Fatalf("at start the primary should carry everything: %+v", g)
 	}
 	d.onLink(linkmon.Link{Device: "wan1", Exists: true, Carrier: false})
-	if g := dp.last().Default; len(g.Members) != 1 || g.Members[0].WAN != "wan2" {
+	if g := dp.Last().Default; len(g.Members) != 1 || g.Members[0].WAN != "wan2" {
 		t.Fatalf("with the primary down the backup should carry everything: %+v", g)
 	}
 
@@ -33,7 +33,7 @@ func TestRevertZeroSurvivesRestart(t *testing.T) {
 	d2, dp2, _ := testDaemon(t, run, revert0)
 	d2.resumeEngaged()
 	d2.replan("start")
-	p := dp2.last()
+	p := dp2.Last()
 	if g := p.Default; len(g.Members) != 1 || g.Members[0].WAN != "wan2" {
 		t.Fatalf("after the restart the backup must keep the traffic (revert 0): %+v", g)
 	}
@@ -46,7 +46,7 @@ func TestRevertZeroSurvivesRestart(t *testing.T) {
 	d3, dp3, _ := testDaemon(t, run, revert0)
 	d3.resumeEngaged()
 	d3.replan("start")
-	if g := dp3.last().Default; len(g.Members) != 1 || g.Members[0].WAN != "wan1" {
+	if g := dp3.Last().Default; len(g.Members) != 1 || g.Members[0].WAN != "wan1" {
 		t.Errorf("after the backup failed and a restart, the primary should carry everything: %+v", g)
 	}
 }
