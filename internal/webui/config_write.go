@@ -68,6 +68,21 @@ func ok(c *echo.Context, extra map[string]any) error {
 	return c.JSON(http.StatusOK, body)
 }
 
+// encodeWANs writes each WAN entry of a request into the wan section it
+// names; an unknown name refuses the whole request.
+func encodeWANs[W any](f *uciconf.File, wans []W, name func(*W) string) error {
+	for i := range wans {
+		sec, err := wanSection(f, name(&wans[i]))
+		if err != nil {
+			return err
+		}
+		if err := config.Encode(sec, &wans[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func wanSection(f *uciconf.File, name string) (*uciconf.Section, error) {
 	s := f.Section(name)
 	if !uciconf.ValidName(name) || s == nil || s.Type != "wan" {
@@ -79,15 +94,17 @@ func wanSection(f *uciconf.File, name string) (*uciconf.Section, error) {
 // The pages send every field of these two: a missing one is refused
 // rather than written as 0.
 type loadBalancingJSON struct {
-	LoadBalancing  bool `json:"load_balancing" uci:"load_balancing" wanlb:"required"`
-	AppOptimized   bool `json:"app_optimized" uci:"app_optimized" wanlb:"required"`
-	BandwidthBased bool `json:"bandwidth_based" uci:"bandwidth_based" wanlb:"required"`
-	WANs           []struct {
-		Name       string `json:"name" wanlb:"required"`
-		Weight     int    `json:"weight" uci:"weight" wanlb:"required"`
-		Upstream   int    `json:"upstream" uci:"upstream" wanlb:"required"`
-		Downstream int    `json:"downstream" uci:"downstream" wanlb:"required"`
-	} `json:"wans" wanlb:"required"`
+	LoadBalancing  bool        `json:"load_balancing" uci:"load_balancing" wanlb:"required"`
+	AppOptimized   bool        `json:"app_optimized" uci:"app_optimized" wanlb:"required"`
+	BandwidthBased bool        `json:"bandwidth_based" uci:"bandwidth_based" wanlb:"required"`
+	WANs           []balanceFields `json:"wans" wanlb:"required"`
+}
+
+type balanceFields struct {
+	Name       string `json:"name" wanlb:"required"`
+	Weight     int    `json:"weight" uci:"weight" wanlb:"required"`
+	Upstream   int    `json:"upstream" uci:"upstream" wanlb:"required"`
+	Downstream int    `json:"downstream" uci:"downstream" wanlb:"required"`
 }
 
 func (s *Server) putLoadBalancing(c *echo.Context) error {
@@ -100,47 +117,31 @@ func (s *Server) putLoadBalancing(c *echo.Context) error {
 		if err := config.Encode(g, &req); err != nil {
 			return err
 		}
-		for _, w := range req.WANs {
-			sec, err := wanSection(f, w.Name)
-			if err != nil {
-				return err
-			}
-			if err := config.Encode(sec, &w); err != nil {
-				return err
-			}
-		}
-		return nil
+		return encodeWANs(f, req.WANs, func(w *balanceFields) string { return w.Name })
 	})
 }
 
 type onlineDetectionJSON struct {
-	WANs []struct {
-		Name        string   `json:"name" wanlb:"required"`
-		Detection   string   `json:"detection" uci:"detection" wanlb:"required"`
-		Track       []string `json:"track" uci:"track" wanlb:"required"`
-		Reliability int      `json:"reliability" uci:"reliability" wanlb:"required"`
-		Interval    float64  `json:"interval" uci:"interval" wanlb:"required"`
-		Timeout     float64  `json:"timeout" uci:"timeout" wanlb:"required"`
-		Down        int      `json:"down" uci:"down" wanlb:"required"`
-		Up          int      `json:"up" uci:"up" wanlb:"required"`
-		MaxLatency  int      `json:"max_latency" uci:"max_latency" wanlb:"required"`
-		MaxLoss     int      `json:"max_loss" uci:"max_loss" wanlb:"required"`
-	} `json:"wans" wanlb:"required"`
+	WANs []detectionFields `json:"wans" wanlb:"required"`
+}
+
+type detectionFields struct {
+	Name        string   `json:"name" wanlb:"required"`
+	Detection   string   `json:"detection" uci:"detection" wanlb:"required"`
+	Track       []string `json:"track" uci:"track" wanlb:"required"`
+	Reliability int      `json:"reliability" uci:"reliability" wanlb:"required"`
+	Interval    float64  `json:"interval" uci:"interval" wanlb:"required"`
+	Timeout     float64  `json:"timeout" uci:"timeout" wanlb:"required"`
+	Down        int      `json:"down" uci:"down" wanlb:"required"`
+	Up          int      `json:"up" uci:"up" wanlb:"required"`
+	MaxLatency  int      `json:"max_latency" uci:"max_latency" wanlb:"required"`
+	MaxLoss     int      `json:"max_loss" uci:"max_loss" wanlb:"required"`
 }
 
 func (s *Server) putOnlineDetection(c *echo.Context) error {
 	var req onlineDetectionJSON
 	return s.write(c, &req, func(f *uciconf.File) error {
-		for _, w := range req.WANs {
-			sec, err := wanSection(f, w.Name)
-			if err != nil {
-				return err
-			}
-			if err := config.Encode(sec, &w); err != nil {
-				return err
-			}
-		}
-		return nil
+		return encodeWANs(f, req.WANs, func(w *detectionFields) string { return w.Name })
 	})
 }
 
