@@ -3,13 +3,13 @@
 // js/ holds the shared parts (DOM helpers, API, router, forms, dialogs),
 // js/pages/ one module per page. This module wires them up.
 
-import { api, state } from './js/api.js';
+import { api, state, whenSessionLost } from './js/api.js';
 import { pageLinkBackup } from './js/pages/link-backup.js';
 import { pageOnlineDetection } from './js/pages/online-detection.js';
 import { pageLoadBalancing } from './js/pages/load-balancing.js';
 import { logout, pageLogin } from './js/pages/login.js';
 import { pagePolicyRouting } from './js/pages/policy-routing.js';
-import { refreshHostname, route, routes } from './js/router.js';
+import { refreshHostname, route, routes, sessionLost } from './js/router.js';
 import { pageStatus } from './js/pages/status.js';
 
 Object.assign(routes, {
@@ -22,6 +22,7 @@ Object.assign(routes, {
 });
 
 async function boot() {
+  whenSessionLost(sessionLost);
   const header = document.getElementById('header');
   const toggle = document.getElementById('menu-toggle');
   toggle.addEventListener('click', () => {

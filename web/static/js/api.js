@@ -1,13 +1,17 @@
 // The JSON API and the session.
 
-import { sessionLost } from './router.js';
-
 export const state = {
   csrf: '',        // in memory only; a reload asks /api/session again
   user: '',
   hostname: 'OpenWrt',
   wantRoute: '',   // where to go after logging in
 };
+
+// sessionLost is called when the router answers 401 to a logged-in page;
+// app.js sets it to the router's handler (api.js imports nothing, so the
+// modules form no circle).
+let sessionLost = () => {};
+export function whenSessionLost(fn) { sessionLost = fn; }
 
 export class APIError extends Error {
   constructor(status, body) {

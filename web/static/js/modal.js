@@ -1,8 +1,6 @@
 // Modal dialogs: entry editors and confirmations.
 
-import { api } from './api.js';
-import { button, h, notify, txt } from './dom.js';
-import { route } from './router.js';
+import { button, h, txt } from './dom.js';
 
 export let modalKeys = null;
 
@@ -53,17 +51,4 @@ export function confirmDialog(title, text, okText) {
         button(okText || 'Delete', 'cbi-button-remove', { id: 'confirm-ok', onclick: () => done(true) })));
     openModal(box, () => done(false));
   });
-}
-
-export async function del(list, id, question) {
-  if (!(await confirmDialog('Delete', question))) return;
-  try {
-    await api('DELETE', `config/${list}/${id}`);
-    notify('Deleted; configuration has been applied.');
-  } catch (e) {
-    if (e.status === 401) return;
-    const errs = e.body && Array.isArray(e.body.errors) ? e.body.errors.map(x => (x.field ? x.field + ': ' : '') + x.message).join('; ') : '';
-    notify('Not deleted: ' + (errs || e.message), 'error');
-  }
-  route();
 }

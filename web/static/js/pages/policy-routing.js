@@ -4,7 +4,8 @@ import { api, getConfig } from '../api.js';
 import { button, checkbox, h, input, labelled, notify, pageHead, row, section, table, textarea, trow, txt } from '../dom.js';
 import { Form, checked, entryResolver, submit, wanChecks } from '../form.js';
 import { lines, wanName } from '../format.js';
-import { del, editDialog } from '../modal.js';
+import { del } from '../entries.js';
+import { editDialog } from '../modal.js';
 import { gen, route } from '../router.js';
 import { V, defaults } from '../validate.js';
 
