@@ -18,7 +18,10 @@ DEB_PKGS := iptables nftables busybox iproute2 iputils-ping conntrack dnsmasq-ba
 # OpenWrt's own fw4, ubus, rpcd, uci, opkg, apk-tools and pfSense's dpinger, built
 # from source by the openwrt-tools kit beside the repository (internal/openwrttest).
 OWT_KIT := $(wildcard ../shared/openwrt-tools/build)
-FUZZTIME ?= 20s
+# Fuzzing is budgeted in executions, not seconds: with a duration, Go's
+# fuzz coordinator can fail a target with "context deadline exceeded" when a
+# busy machine delays a worker at the deadline. FUZZX scales every budget.
+FUZZX ?= 1
 
 .PHONY: build build-all deps test unit lab qemu fuzz lint bench clean
 
@@ -66,10 +69,10 @@ lab:
 	$(GO) test -count=1 -timeout 15m -v ./internal/lab ./internal/demo
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./internal/uciconf
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./internal/config
-	$(GO) test -run '^$$' -fuzz '^FuzzConfigAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./internal/webui
-	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./internal/webui
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((300000 * $(FUZZX)))x -fuzzminimizetime 3s ./internal/uciconf
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $$((300000 * $(FUZZX)))x -fuzzminimizetime 3s ./internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigAPI$$' -fuzztime $$((20000 * $(FUZZX)))x -fuzzminimizetime 3s ./internal/webui
+	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $$((60000 * $(FUZZX)))x -fuzzminimizetime 3s ./internal/webui
 
 # Unit tests again on the routers' architectures, under qemu-user.
 qemu:
