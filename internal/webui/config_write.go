@@ -94,9 +94,9 @@ func wanSection(f *uciconf.File, name string) (*uciconf.Section, error) {
 // The pages send every field of these two: a missing one is refused
 // rather than written as 0.
 type loadBalancingJSON struct {
-	LoadBalancing  bool        `json:"load_balancing" uci:"load_balancing" wanlb:"required"`
-	AppOptimized   bool        `json:"app_optimized" uci:"app_optimized" wanlb:"required"`
-	BandwidthBased bool        `json:"bandwidth_based" uci:"bandwidth_based" wanlb:"required"`
+	LoadBalancing  bool            `json:"load_balancing" uci:"load_balancing" wanlb:"required"`
+	AppOptimized   bool            `json:"app_optimized" uci:"app_optimized" wanlb:"required"`
+	BandwidthBased bool            `json:"bandwidth_based" uci:"bandwidth_based" wanlb:"required"`
 	WANs           []balanceFields `json:"wans" wanlb:"required"`
 }
 
