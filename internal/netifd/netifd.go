@@ -148,8 +148,8 @@ type status struct {
 	Proto    string   `json:"proto"`
 	Route    []route  `json:"route"`
 	DNS      []string `json:"dns-server"`
-	IPv4     []addr `json:"ipv4-address"`
-	IPv6     []addr `json:"ipv6-address"`
+	IPv4     []addr   `json:"ipv4-address"`
+	IPv6     []addr   `json:"ipv6-address"`
 	Inactive struct {
 		Route []route `json:"route"`
 	} `json:"inactive"`
