@@ -198,7 +198,7 @@ func rules(dir string, env Env) int {
 	if backend == dataplane.BackendNFTables {
 		fw, err = dataplane.RenderNFT(p)
 	} else {
-		fw, err = dataplane.NewIPTablesRuleset(nil).Render(p, d)
+		fw, err = dataplane.NewIPTablesRuleset(nil, nil).Render(p, d)
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "wanlb: %v\n", err)
