@@ -15,9 +15,9 @@ import (
 type fakeFirewall struct {
 	chains   map[string][]string // chain -> rules ("-A chain" stripped)
 	restores int
-	execs    int      // processes a real implementation would have spawned
-	failOn   string   // a restore containing this fails, for error paths
-	log      []string // restore inputs, in order
+	execs    int           // processes a real implementation would have spawned
+	failOn   string        // a restore containing this fails, for error paths
+	log      []string      // restore inputs, in order
 	v6       *fakeFirewall // ip6tables beside this iptables, in tests that need it
 }
 
