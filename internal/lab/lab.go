@@ -93,6 +93,10 @@ type Options struct {
 	// masquerade: the lab then adds no iptables rule in the router.
 	// PortForward adds fw4 redirects. See FW4, FW4Up and FW4ConfigDir.
 	FW4 FW4Runner
+	// IPv6 dual-stacks the lab (see ipv6.go): 2001:db8::/32 on the ISP
+	// side, a ULA on the LAN, and masquerade6 in the router (fw4's masq6
+	// with FW4).
+	IPv6 bool
 }
 
 // fixedPrefix is what Options.Prefix must look like; autoPrefix refuses
@@ -290,6 +294,9 @@ func (l *Lab) build() error {
 			"net/ipv6/conf/all/disable_ipv6":     "1",
 			"net/ipv6/conf/default/disable_ipv6": "1",
 		}
+		if l.opts.IPv6 {
+			ipv6Sysctls(s, ns == l.Router || ispNS[ns])
+		}
 		switch {
 		case ns == l.Router:
 			s["net/ipv4/ip_forward"] = "1"
@@ -372,6 +379,12 @@ func (l *Lab) build() error {
 					return fmt.Errorf("lab: configure %s: %w", ns, err)
 				}
 			}
+		}
+	}
+
+	if l.opts.IPv6 {
+		if err := l.build6(); err != nil {
+			return err
 		}
 	}
 
@@ -529,7 +542,7 @@ func (l *Lab) ISPOf(remote string) int {
 	}
 	a = a.Unmap()
 	for _, isp := range l.ISPs {
-		if isp.PublicAddr == a {
+		if isp.PublicAddr == a || isp.PublicAddr6() == a {
 			return isp.Index
 		}
 	}
