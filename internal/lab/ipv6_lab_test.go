@@ -9,6 +9,8 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +48,13 @@ func TestIPv6Translated(t *testing.T) { eachBackend(t, testIPv6Translated) }
 func testIPv6Translated(t *testing.T, backend string) {
 	e := newEngineWith(t, lab.Options{ISPs: 2, IPv6: true, ConnectTimeout: time.Second}, backend)
 	l := e.l
+	// A neighbour's IPv6 mangle rule, to survive everything; the router's
+	// IPv6 state before wanlb ever ran, for the flush subtest.
+	if _, err := l.Exec(l.Router, "ip6tables", "-w", "-t", "mangle", "-A", "PREROUTING", "-p", "udp", "--dport", "5353",
+		"-j", "MARK", "--set-xmark", "0x10000/0xff0000"); err != nil {
+		t.Fatal(err)
+	}
+	pristine := snapshot6(t, l)
 
 	t.Run("balanced 3:1", func(t *testing.T) {
 		e.configure(wanConfig6(l, 3, 1))
@@ -158,6 +167,44 @@ func testIPv6Translated(t *testing.T, backend string) {
 		}
 	})
 
+	t.Run("flush removes the IPv6 state", func(t *testing.T) {
+		bin, err := buildOnce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.configure(wanConfig6(l, 1, 1))
+		e.apply()
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "wanlb"), []byte("config globals 'globals'\n\toption backend '"+backend+"'\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := l.Exec(l.Router, bin, "--config-dir", dir, "flush"); err != nil {
+			t.Fatalf("wanlb flush: %v\n%s", err, out)
+		}
+		e.dp.RequestFullSync() // as the daemon's repair would after someone's flush
+		if after := snapshot6(t, l); after != pristine {
+			t.Errorf("flush left IPv6 state:\n--- after\n%s\n--- before wanlb ran\n%s", after, pristine)
+		}
+		e.configure(wanConfig6(l, 3, 1))
+		e.apply()
+		applied := snapshot6(t, l)
+		for _, want := range []string{"lookup 3001", "suppress_prefixlength 0", "default via fe80::1 dev wan2", "unreachable default"} {
+			if !strings.Contains(applied, want) {
+				t.Errorf("applied IPv6 state lacks %q:\n%s", want, applied)
+			}
+		}
+		if backend == dataplane.BackendIPTables && !strings.Contains(applied, "-A wanlb_pre") {
+			t.Errorf("no ip6tables chains:\n%s", applied)
+		}
+		if out, err := l.Exec(l.Router, bin, "--config-dir", dir, "flush"); err != nil {
+			t.Fatalf("wanlb flush: %v\n%s", err, out)
+		}
+		if after := snapshot6(t, l); after != pristine {
+			t.Errorf("flush left IPv6 state:\n--- after\n%s\n--- before wanlb ran\n%s", after, pristine)
+		}
+		e.dp.RequestFullSync()
+	})
+
 	t.Run("inbound replies leave by their WAN", func(t *testing.T) {
 		e.configure(wanConfig6(l, 1, 1))
 		e.apply()
@@ -181,6 +228,24 @@ func testIPv6Translated(t *testing.T, backend string) {
 			}
 		}
 	})
+}
+
+// snapshot6 is the router's IPv6 state wanlb may touch: ip6tables, ip -6
+// rules and routes of every table.
+func snapshot6(t *testing.T, l *lab.Lab) string {
+	var b strings.Builder
+	for _, cmd := range [][]string{{"ip6tables-save", "-t", "mangle"}, {"ip", "-6", "rule"}, {"ip", "-6", "route", "show", "table", "all"}} {
+		out, err := l.Exec(l.Router, cmd[0], cmd[1:]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if !strings.HasPrefix(line, "#") {
+				b.WriteString(countersRe.ReplaceAllString(line, "") + "\n")
+			}
+		}
+	}
+	return b.String()
 }
 
 // echo6 sends one datagram on c and returns the ISP its reply came
