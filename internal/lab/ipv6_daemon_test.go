@@ -1,0 +1,80 @@
+package lab_test
+
+// The real daemon with IPv6 in translated mode: a blackholed WAN (both
+// families dropped, links up) goes offline on its IPv4 probes and new IPv6
+// connections move to the other WAN; they come back on recovery. Once with
+// the lab's own masquerade6, once on a router running OpenWrt's fw4 with
+// masq6 on its wan zone.
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wanlb/wanlb/internal/lab"
+	"github.com/wanlb/wanlb/internal/labtest"
+)
+
+const gateway6 = "\toption gateway6 'fe80::1'\n"
+
+func TestIPv6DaemonFailover(t *testing.T) {
+	t.Run("lab masquerade6", func(t *testing.T) {
+		labtest.RequireRoot(t)
+		l := newLab(t, lab.Options{ISPs: 2, IPv6: true, ConnectTimeout: time.Second})
+		d := startDaemon(t, l, labWANs(l, map[int]string{1: targets + gateway6, 2: targets + gateway6}))
+		d.waitAllOnline(15 * time.Second)
+		ipv6Failover(t, l, d)
+		// The IPv6 ip rules are checked like IPv4's: one removed by
+		// someone else is restored.
+		if _, err := l.Exec(l.Router, "ip", "-6", "rule", "del", "pref", "6000"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out, _ := l.Exec(l.Router, "ip", "-6", "rule")
+			if strings.Contains(out, "6000:\tfrom all lookup main suppress_prefixlength 0") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the IPv6 suppress rule was not restored:\n%s", out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	t.Run("fw4 masq6", func(t *testing.T) {
+		l := newFW4Lab(t, lab.Options{ISPs: 2, IPv6: true})
+		rs, err := l.Exec(l.Router, "nft", "list", "table", "inet", "fw4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rs, `masquerade comment "!fw4: Masquerade IPv6 wan traffic"`) {
+			t.Fatalf("fw4 does not masquerade IPv6:\n%s", rs)
+		}
+		d := startFW4Daemon(t, l, fw4WANs(l, gateway6))
+		ipv6Failover(t, l, d)
+	})
+}
+
+// ipv6Failover blackholes ISP 1 and heals it, checking where new IPv6
+// connections go.
+func ipv6Failover(t *testing.T, l *lab.Lab, d *daemonRun) {
+	t.Helper()
+	if c := count6(t, l, l.Client, 60); c[0] > 0 || c[1] == 0 || c[2] == 0 {
+		t.Fatalf("with both WANs online, IPv6 connections went %v", c)
+	}
+	if err := l.Blackhole(1); err != nil {
+		t.Fatal(err)
+	}
+	took := d.waitState("wan1", "offline", 10*time.Second)
+	t.Logf("blackholed wan1 offline after %s", took.Round(10*time.Millisecond))
+	if c := count6(t, l, l.Client, 60); c[2] != 60 {
+		t.Errorf("with wan1 offline, new IPv6 connections went %v", c)
+	}
+	if err := l.Heal(1); err != nil {
+		t.Fatal(err)
+	}
+	d.waitState("wan1", "online", 15*time.Second)
+	if c := count6(t, l, l.Client, 60); c[0] > 0 || c[1] == 0 || c[2] == 0 {
+		t.Errorf("after recovery, new IPv6 connections went %v", c)
+	}
+}
