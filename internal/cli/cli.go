@@ -147,7 +147,7 @@ func check(dir string, env Env) int {
 		}
 	}
 	// Warnings only: the firewall is someone else's config.
-	for _, w := range firewallWarnings(dir, wans) {
+	for _, w := range append(firewallWarnings(dir, wans), masq6Warnings(dir, c)...) {
 		fmt.Fprintln(env.Stderr, w)
 	}
 	// The backend the daemon would pick, checked without running any

@@ -7,6 +7,8 @@ package lab_test
 // masq6 on its wan zone.
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +52,36 @@ func TestIPv6DaemonFailover(t *testing.T) {
 		if !strings.Contains(rs, `masquerade comment "!fw4: Masquerade IPv6 wan traffic"`) {
 			t.Fatalf("fw4 does not masquerade IPv6:\n%s", rs)
 		}
+		// wanlb check reads the same firewall config: no masq6 warning,
+		// and one once masq6 is gone from it.
+		fw, err := os.ReadFile(filepath.Join(l.FW4ConfigDir(), "firewall"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin, err := buildOnce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(firewall string) string {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "wanlb"), []byte(fw4WANs(l, gateway6)), 0o644)
+			os.WriteFile(filepath.Join(dir, "firewall"), []byte(firewall), 0o644)
+			out, err := l.Exec(l.Router, bin, "--config-dir", dir, "check")
+			if err != nil {
+				t.Fatalf("wanlb check: %v\n%s", err, out)
+			}
+			return out
+		}
+		if out := check(string(fw)); strings.Contains(out, "masq6") {
+			t.Errorf("wanlb check warns about masq6 on fw4's config with masq6:\n%s", out)
+		}
+		out := check(strings.ReplaceAll(string(fw), "\toption masq6 '1'\n", ""))
+		for _, wan := range []string{"wan1", "wan2"} {
+			if !strings.Contains(out, "wanlb."+wan+".ipv6: warning: interface '"+wan+"6' (the IPv6 side) is in no firewall zone with IPv6 masquerading") {
+				t.Errorf("wanlb check does not warn that %s lacks masq6:\n%s", wan, out)
+			}
+		}
+
 		d := startFW4Daemon(t, l, fw4WANs(l, gateway6))
 		ipv6Failover(t, l, d)
 	})
