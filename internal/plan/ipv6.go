@@ -8,6 +8,12 @@ import "github.com/wanlb/wanlb/internal/config"
 // steer and every group is Main, so a router without IPv6 uplinks (or
 // with IPv6 through a tunnel wanlb does not manage) keeps its IPv6 as it
 // was, whatever last_resort says.
+//
+// In ipv6_mode 'routed' every group is Main too: a host's source address
+// is from one ISP's prefix and only that ISP routes its answers, so new
+// connections are left to the main table, where netifd's source-specific
+// default routes send each prefix to its own WAN. (Inbound connections
+// still keep their WAN: the data plane marks them on arrival.)
 func ipv6Groups(c *config.Config, p *Plan, usable, carrier, standby map[string]bool) {
 	has6 := map[string]bool{}
 	for _, w := range p.WANs {
@@ -15,7 +21,7 @@ func ipv6Groups(c *config.Config, p *Plan, usable, carrier, standby map[string]b
 			has6[w.Name] = true
 		}
 	}
-	if len(has6) == 0 {
+	if len(has6) == 0 || c.Globals.IPv6Mode == config.IPv6Routed {
 		p.Default6 = Group{Action: Main}
 		for i := range p.Rules {
 			p.Rules[i].Group6 = Group{Action: Main}

@@ -88,6 +88,22 @@ func TestIPv6Groups(t *testing.T) {
 	}
 }
 
+// In routed mode IPv6 is left to the main table's source-specific routes.
+func TestIPv6Routed(t *testing.T) {
+	c := cfg("w1", "w2")
+	c.Globals.IPv6Mode = config.IPv6Routed
+	c.Rules = []config.Rule{{ID: "r", Enabled: true, WANs: []string{"w2"}}}
+	s := st("w1", "w2")
+	v6(c, s, "w1", "w2")
+	p := Compute(Input{Config: c, States: s, Now: monday})
+	if shares(p.Default6) != "main" || shares(p.Rules[0].Group6) != "main" {
+		t.Errorf("routed: IPv6 default %s, rule %s; want main", shares(p.Default6), shares(p.Rules[0].Group6))
+	}
+	if !p.WANs[0].Has6 || shares(p.Default) != "w1=0.50 w2=0.50" {
+		t.Errorf("routed mode changed the IPv4 plan or dropped the IPv6 sides: %+v", p)
+	}
+}
+
 // ipv6 'off' keeps a WAN's IPv6 side out even when netifd has one.
 func TestIPv6Off(t *testing.T) {
 	c := cfg("w1", "w2")
