@@ -23,9 +23,24 @@ func TestIPv6DaemonFailover(t *testing.T) {
 	t.Run("lab masquerade6", func(t *testing.T) {
 		labtest.RequireRoot(t)
 		l := newLab(t, lab.Options{ISPs: 2, IPv6: true, ConnectTimeout: time.Second})
-		d := startDaemon(t, l, labWANs(l, map[int]string{1: targets + gateway6, 2: targets + gateway6}))
+		// wan2 is watched through IPv6 targets only (ICMPv6 echo and
+		// TCP), marked and bound to it like IPv4 probes: it is online only
+		// if they work, and goes offline when its ISP is blackholed.
+		targets6 := "\toption detection 'manual'\n\tlist track '2001:db8:100::1'\n\tlist track 'tcp://[2001:db8:100::1]:80'\n"
+		d := startDaemon(t, l, labWANs(l, map[int]string{1: targets + gateway6, 2: targets6 + gateway6}))
 		d.waitAllOnline(15 * time.Second)
 		ipv6Failover(t, l, d)
+		if err := l.Blackhole(2); err != nil {
+			t.Fatal(err)
+		}
+		d.waitState("wan2", "offline", 10*time.Second)
+		if c := count6(t, l, l.Client, 20); c[1] != 20 {
+			t.Errorf("with wan2 offline on its IPv6 probes, new IPv6 connections went %v", c)
+		}
+		if err := l.Heal(2); err != nil {
+			t.Fatal(err)
+		}
+		d.waitState("wan2", "online", 15*time.Second)
 		// The IPv6 ip rules are checked like IPv4's: one removed by
 		// someone else is restored.
 		if _, err := l.Exec(l.Router, "ip", "-6", "rule", "del", "pref", "6000"); err != nil {
