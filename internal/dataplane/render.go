@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -150,7 +151,13 @@ func Render(p *plan.Plan) (*Desired, error) {
 	// ip rules and routes, the same numbers for both families: a WAN's
 	// mark selects its table, which holds its IPv4 default route and, when
 	// it has an IPv6 side, its IPv6 one.
-	for _, v6 := range []bool{false, true} {
+	// IPv6 state only when a WAN has an IPv6 side: a router without IPv6
+	// uplinks (or a kernel without IPv6) is left as it was.
+	families := []bool{false}
+	if slices.ContainsFunc(p.WANs, func(w plan.WAN) bool { return w.Has6 }) {
+		families = append(families, true)
+	}
+	for _, v6 := range families {
 		d.Rules = append(d.Rules, IPRule{Priority: RulePrioSuppress, Table: tableMain, Suppress: true, V6: v6})
 	}
 	for _, w := range p.WANs {
@@ -181,7 +188,7 @@ func Render(p *plan.Plan) (*Desired, error) {
 		}
 		d.Routes = append(d.Routes, r6)
 	}
-	for _, v6 := range []bool{false, true} {
+	for _, v6 := range families {
 		for _, res := range []struct {
 			idx uint32
 			typ RouteType
@@ -192,7 +199,9 @@ func Render(p *plan.Plan) (*Desired, error) {
 	}
 
 	d.Chains, d.Mangle = renderMangle(k, false)
-	d.Chains6, d.Mangle6 = renderMangle(k, true)
+	if len(families) == 2 {
+		d.Chains6, d.Mangle6 = renderMangle(k, true)
+	}
 	return d, nil
 }
 

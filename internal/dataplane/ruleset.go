@@ -78,6 +78,9 @@ func (r *iptablesRuleset) Render(_ *plan.Plan, d *Desired) ([]byte, error) {
 		mangle []byte
 	}{{d.Chains, d.Mangle}, {d.Chains6, d.Mangle6}} {
 		if i == 1 {
+			if len(part.chains) == 0 {
+				break // no WAN has an IPv6 side: ip6tables is left alone
+			}
 			b.WriteString(ip6Separator)
 		}
 		b.WriteString("*mangle\n")
@@ -111,7 +114,17 @@ func chainsOf(text []byte) []string {
 func (r *iptablesRuleset) Sync(text []byte, full bool) error {
 	parts := splitFamilies(text)
 	for i, f := range r.fams {
-		if f.fw == nil || len(parts[i]) == 0 {
+		if f.fw == nil {
+			continue
+		}
+		if len(parts[i]) == 0 {
+			// Nothing for this family: remove what an earlier sync (or
+			// process) left, without creating anything.
+			if full || f.synced {
+				if err := f.flush(); err != nil {
+					return fmt.Errorf("ip6tables: %w", err)
+				}
+			}
 			continue
 		}
 		if err := f.sync(parts[i], full); err != nil {
