@@ -202,7 +202,7 @@ func (l *Lab) writeFW4Config() error {
 	l.mu.Unlock()
 	files := map[string]string{
 		"network":  fw4Network(l.ISPs),
-		"firewall": fw4Firewall(l.ISPs, forwards, l.opts.IPv6),
+		"firewall": fw4Firewall(l.ISPs, forwards, l.opts.IPv6 && !l.opts.IPv6Routed),
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {

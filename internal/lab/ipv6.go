@@ -16,6 +16,10 @@ package lab
 // internet, so the server sees ISP k as 2001:db8:(20+k)::2. Router
 // solicitations, DAD and router advertisements are off; whatever multicast
 // the kernel still sends stays on the lab's veths.
+//
+// With Options.IPv6Routed the router translates nothing: ISP k delegates
+// 2001:db8:(30+k)::/64 to the LAN and forwards only that prefix and its
+// WAN link; see build6Routed.
 
 import (
 	"fmt"
@@ -106,6 +110,9 @@ func (l *Lab) build6() error {
 			}
 		}
 	}
+	if l.opts.IPv6Routed {
+		return l.build6Routed()
+	}
 	if l.opts.FW4 == nil {
 		var rt strings.Builder
 		rt.WriteString("*nat\n")
@@ -121,6 +128,42 @@ func (l *Lab) build6() error {
 		"*filter\n:" + FaultChain + " - [0:0]\n-A FORWARD -j " + FaultChain + "\nCOMMIT\n"
 	for _, isp := range l.ISPs {
 		if err := l.ip6tablesRestore(isp.NS, ispRules); err != nil {
+			return err
+		}
+	}
+	return l.startServers6()
+}
+
+// LANPrefix6 is the prefix ISP k delegates to the router in a routed IPv6
+// lab, 2001:db8:(30+k)::/64; the client holds ::2 of it.
+func (isp ISP) LANPrefix6() netip.Prefix {
+	return netip.PrefixFrom(addr6(30+isp.Index, 0), 64)
+}
+
+// build6Routed is build6's end for Options.IPv6Routed.
+func (l *Lab) build6Routed() error {
+	cmds := map[string][]string{}
+	for _, isp := range l.ISPs {
+		p := isp.LANPrefix6()
+		cmds[l.Client] = append(cmds[l.Client], fmt.Sprintf("addr add %s/64 dev lan0 nodad", addr6(30+isp.Index, 2)))
+		cmds[l.Router] = append(cmds[l.Router],
+			fmt.Sprintf("addr add %s/64 dev lan0 nodad", addr6(30+isp.Index, 1)),
+			fmt.Sprintf("route add default from %s via %s dev %s metric %d", p, isp.Gateway6(), isp.RouterDev, 10*isp.Index))
+		cmds[isp.NS] = []string{fmt.Sprintf("route add %s via %s dev r0", p, isp.RouterAddr6())}
+	}
+	for _, ns := range l.allNS() {
+		if c := cmds[ns]; len(c) > 0 {
+			if _, err := run(strings.Join(c, "\n")+"\n", "ip", "-6", "-n", ns, "-batch", "-"); err != nil {
+				return fmt.Errorf("lab: configure routed IPv6 in %s: %w", ns, err)
+			}
+		}
+	}
+	for _, isp := range l.ISPs {
+		// Ingress filtering: only the delegated prefix and the WAN link.
+		rules := "*nat\n-A POSTROUTING -o i0 -j MASQUERADE\nCOMMIT\n" +
+			"*filter\n:" + FaultChain + " - [0:0]\n:lab_ingress - [0:0]\n-A FORWARD -j " + FaultChain + "\n-A FORWARD -i r0 -j lab_ingress\n" +
+			fmt.Sprintf("-A lab_ingress -s %s -j RETURN\n-A lab_ingress -s %s/64 -j RETURN\n-A lab_ingress -j DROP\nCOMMIT\n", isp.LANPrefix6(), addr6(10+isp.Index, 0))
+		if err := l.ip6tablesRestore(isp.NS, rules); err != nil {
 			return err
 		}
 	}

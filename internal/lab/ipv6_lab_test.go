@@ -300,3 +300,60 @@ func marked6(t *testing.T, l *lab.Lab, mark, mask uint32) int {
 	}
 	return n
 }
+
+// countFrom opens n IPv6 connections from the client with source address
+// src and counts them per ISP (0: failed).
+func countFrom(t *testing.T, l *lab.Lab, src netip.Addr, n int) map[int]int {
+	t.Helper()
+	c := map[int]int{}
+	err := l.Do(l.Client, func() error {
+		for i := 0; i < n; i++ {
+			d := net.Dialer{Timeout: 500 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+			conn, err := d.Dial("tcp", server6(l, lab.WhoamiPort))
+			if err != nil {
+				c[0]++
+				continue
+			}
+			conn.SetDeadline(time.Now().Add(time.Second))
+			buf := make([]byte, 128)
+			k, _ := conn.Read(buf)
+			conn.Close()
+			c[l.ISPOf(strings.TrimSpace(string(buf[:k])))]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestIPv6Routed: with each ISP's own prefix on the LAN and ISPs that
+// forward only their prefix, routed mode keeps every source prefix on its
+// WAN (the main table's source-specific routes); translated mode, which
+// this network cannot carry, would send half of them into the other ISP's
+// ingress filter.
+func TestIPv6Routed(t *testing.T) {
+	e := newEngineWith(t, lab.Options{ISPs: 2, IPv6Routed: true, ConnectTimeout: time.Second}, "auto")
+	l := e.l
+	e.configure("config globals 'globals'\n\toption ipv6_mode 'routed'\n\n" + wanConfig6(l, 1, 1))
+	e.apply()
+	for _, isp := range l.ISPs {
+		src := isp.LANPrefix6().Addr().Next().Next() // ::2
+		if c := countFrom(t, l, src, 30); c[isp.Index] != 30 {
+			t.Errorf("routed: connections from %s went %v, want all through wan%d", src, c, isp.Index)
+		}
+	}
+	// IPv4 is still balanced.
+	if c := counts(t, l, 40); c[0] > 0 || c[1] == 0 || c[2] == 0 {
+		t.Errorf("IPv4 beside routed IPv6 went %v", c)
+	}
+	// The contrast: translated mode balances these connections, and those
+	// sent to the other ISP die there.
+	e.configure(wanConfig6(l, 1, 1))
+	e.apply()
+	src := l.ISPs[0].LANPrefix6().Addr().Next().Next()
+	if c := countFrom(t, l, src, 30); c[0] == 0 {
+		t.Errorf("translated mode on a routed network: connections from %s went %v; the test cannot tell the modes apart", src, c)
+	}
+}

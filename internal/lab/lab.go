@@ -97,6 +97,13 @@ type Options struct {
 	// side, a ULA on the LAN, and masquerade6 in the router (fw4's masq6
 	// with FW4).
 	IPv6 bool
+	// IPv6Routed makes the IPv6 of an IPv6 lab routed instead: no
+	// masquerade6 in the router; ISP k routes the LAN prefix
+	// 2001:db8:(30+k)::/64 to it and forwards only that prefix and its WAN
+	// link (ingress filtering, as ISPs do), the client holds an address
+	// from each prefix, and the router has a source-specific default route
+	// per prefix (as netifd installs for delegated prefixes).
+	IPv6Routed bool
 }
 
 // fixedPrefix is what Options.Prefix must look like; autoPrefix refuses
@@ -165,6 +172,7 @@ func New(opts Options) (_ *Lab, err error) {
 	if opts.ConnectTimeout == 0 {
 		opts.ConnectTimeout = DefaultConnectTimeout
 	}
+	opts.IPv6 = opts.IPv6 || opts.IPv6Routed
 	prefix := opts.Prefix
 	if prefix == "" {
 		prefix = fmt.Sprintf("wlb%dx%d-", os.Getpid(), labCounter.Add(1))
