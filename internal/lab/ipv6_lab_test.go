@@ -167,6 +167,36 @@ func testIPv6Translated(t *testing.T, backend string) {
 		}
 	})
 
+	t.Run("app_optimized keeps IPv6 pairs", func(t *testing.T) {
+		e.configure("config globals 'globals'\n\toption app_optimized '1'\n\n" + wanConfig6(l, 1, 1))
+		e.apply()
+		used := map[int]bool{}
+		var srcs []netip.Addr
+		for i := 0; i < 16; i++ {
+			src := netip.MustParseAddr(fmt.Sprintf("fd00:1::%x", 0x100+i))
+			if _, err := l.Exec(l.Client, "ip", "-6", "addr", "replace", src.String()+"/64", "dev", "lan0", "nodad"); err != nil {
+				t.Fatal(err)
+			}
+			srcs = append(srcs, src)
+		}
+		for _, src := range srcs {
+			// A fresh address's first SYN can wait for neighbour discovery:
+			// time for one retransmission.
+			c := countFrom(t, l, src, 10, 3*time.Second)
+			if len(c) != 1 || c[0] > 0 {
+				t.Errorf("the pair %s -> server went %v, want one WAN for all", src, c)
+			}
+			for k := range c {
+				used[k] = true
+			}
+		}
+		// The hash reads IPv6 addresses (the low bits of their last
+		// bytes): 16 sources spread over both WANs.
+		if !used[1] || !used[2] {
+			t.Errorf("16 IPv6 sources all hashed to one WAN: %v", used)
+		}
+	})
+
 	t.Run("flush removes the IPv6 state", func(t *testing.T) {
 		bin, err := buildOnce()
 		if err != nil {
@@ -303,12 +333,12 @@ func marked6(t *testing.T, l *lab.Lab, mark, mask uint32) int {
 
 // countFrom opens n IPv6 connections from the client with source address
 // src and counts them per ISP (0: failed).
-func countFrom(t *testing.T, l *lab.Lab, src netip.Addr, n int) map[int]int {
+func countFrom(t *testing.T, l *lab.Lab, src netip.Addr, n int, timeout time.Duration) map[int]int {
 	t.Helper()
 	c := map[int]int{}
 	err := l.Do(l.Client, func() error {
 		for i := 0; i < n; i++ {
-			d := net.Dialer{Timeout: 500 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+			d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
 			conn, err := d.Dial("tcp", server6(l, lab.WhoamiPort))
 			if err != nil {
 				c[0]++
@@ -340,7 +370,7 @@ func TestIPv6Routed(t *testing.T) {
 	e.apply()
 	for _, isp := range l.ISPs {
 		src := isp.LANPrefix6().Addr().Next().Next() // ::2
-		if c := countFrom(t, l, src, 30); c[isp.Index] != 30 {
+		if c := countFrom(t, l, src, 30, 3*time.Second); c[isp.Index] != 30 {
 			t.Errorf("routed: connections from %s went %v, want all through wan%d", src, c, isp.Index)
 		}
 	}
@@ -353,7 +383,7 @@ func TestIPv6Routed(t *testing.T) {
 	e.configure(wanConfig6(l, 1, 1))
 	e.apply()
 	src := l.ISPs[0].LANPrefix6().Addr().Next().Next()
-	if c := countFrom(t, l, src, 30); c[0] == 0 {
+	if c := countFrom(t, l, src, 30, 500*time.Millisecond); c[0] == 0 {
 		t.Errorf("translated mode on a routed network: connections from %s went %v; the test cannot tell the modes apart", src, c)
 	}
 }
