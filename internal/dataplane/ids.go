@@ -15,8 +15,7 @@ import "github.com/wanlb/wanlb/internal/mark"
 //   - kernel: tables 253 (default), 254 (main), 255 (local).
 //
 // IPv6 uses the same numbers: a WAN's table holds its IPv4 and its IPv6
-// default route, and `ip -6 rule` has the same priorities as `ip rule`
-// (netifd's IPv6 rules sit at the same 10000/20000 as its IPv4 ones).
+// default route, and `ip -6 rule` has the same priorities as `ip rule`.
 const (
 	// ChainPrefix starts the name of every iptables chain wanlb owns; stale
 	// chains are found by it, so nobody else's chain is ever touched.
