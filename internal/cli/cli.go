@@ -147,7 +147,7 @@ func check(dir string, env Env) int {
 		}
 	}
 	// Warnings only: the firewall is someone else's config.
-	for _, w := range firewallWarnings(dir, wans) {
+	for _, w := range append(firewallWarnings(dir, wans), masq6Warnings(dir, c)...) {
 		fmt.Fprintln(env.Stderr, w)
 	}
 	// The backend the daemon would pick, checked without running any
@@ -181,7 +181,15 @@ func rules(dir string, env Env) int {
 			continue
 		}
 		up := env.Carrier(w.Device)
-		states[w.Name] = plan.WANState{Device: w.Device, Gateway: w.Gateway, Carrier: up, Online: up}
+		st := plan.WANState{Device: w.Device, Gateway: w.Gateway, Carrier: up, Online: up}
+		// The IPv6 side as far as the config says (gateway6).
+		if w.IPv6 && w.Gateway6.IsValid() {
+			st.Has6, st.Device6, st.Gateway6 = true, w.Device6, w.Gateway6
+			if st.Device6 == "" {
+				st.Device6 = w.Device
+			}
+		}
+		states[w.Name] = st
 	}
 	p := plan.Compute(plan.Input{Config: c, States: states, Now: env.Now()})
 	d, err := dataplane.Render(p)
@@ -198,7 +206,7 @@ func rules(dir string, env Env) int {
 	if backend == dataplane.BackendNFTables {
 		fw, err = dataplane.RenderNFT(p)
 	} else {
-		fw, err = dataplane.NewIPTablesRuleset(nil).Render(p, d)
+		fw, err = dataplane.NewIPTablesRuleset(nil, nil).Render(p, d)
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "wanlb: %v\n", err)
@@ -215,6 +223,9 @@ func rules(dir string, env Env) int {
 			state = "unused"
 		}
 		fmt.Fprintf(w, "# %-10s mark %d dev %s usable %v: %s\n", x.Name, x.Mark, x.Device, x.Usable, state)
+		if x.Has6 {
+			fmt.Fprintf(w, "# %-10s IPv6 dev %s via %s\n", "", x.Device6, x.Gateway6)
+		}
 	}
 	for _, x := range c.WANs {
 		if x.Device == "" {

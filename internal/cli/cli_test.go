@@ -131,7 +131,7 @@ func TestRules(t *testing.T) {
 			"# firewall backend: nftables (globals.backend 'auto')",
 			"# nft -f - (one transaction)",
 			"delete table inet wanlb",
-			`meta l4proto udp th dport 5060 goto group0 comment "rule @rule[0]"`,
+			`meta l4proto udp th dport 5060 meta nfproto vmap { ipv4 : goto group0, ipv6 : goto group1_6 } comment "rule @rule[0]"`,
 			"\tchain group0 {\n\t\tgoto set_wan2\n\t}",
 			"\tchain default {\n\t\tnumgen random mod 4 vmap { 0-2 : goto set_wan1, 3 : goto set_wan2 }\n\t}",
 		}},
@@ -150,6 +150,27 @@ func TestRules(t *testing.T) {
 				t.Errorf("%s: rules output lacks %q:\n%s", tc.backend, want, out)
 			}
 		}
+	}
+	// IPv6: wan2's gateway6 gives it an IPv6 side, printed with its rules
+	// and routes; all IPv6 goes there.
+	dual := strings.Replace(good, "\toption gateway '198.18.12.1'\n", "\toption gateway '198.18.12.1'\n\toption gateway6 'fe80::1'\n", 1)
+	code, out, errOut := run(t, dual, "rules")
+	if code != ExitOK {
+		t.Fatalf("rules: %d %s", code, errOut)
+	}
+	for _, want := range []string{
+		"#            IPv6 dev wan2 via fe80::1",
+		"-6 6000: from all lookup main suppress_prefixlength 0",
+		"-6 6102: from all fwmark 0x2000000/0x3f000000 lookup 3002",
+		"-6 default via fe80::1 dev wan2 table 3002",
+		"\tchain default_6 {\n\t\tgoto set_wan2\n\t}",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dual stack: rules output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "-6 6101") {
+		t.Errorf("wan1 has no IPv6 side but an IPv6 rule:\n%s", out)
 	}
 	if code, _, _ := run(t, "config wan 'w'\n\toption weight 'x'\n", "rules"); code != ExitProblem {
 		t.Errorf("rules of a bad config exited %d", code)

@@ -64,6 +64,7 @@ func firewallWarnings(configDir string, wans []string) []string {
 type fwZone struct {
 	networks map[string]bool
 	masq     bool
+	masq6    bool // fw4's IPv6 masquerading
 }
 
 // firewallZones reads the zones that fw3/fw4 would use: those with a name
@@ -91,6 +92,9 @@ func firewallZones(f *uciconf.File) []fwZone {
 		if v, ok := fwOption(s, "masq"); ok {
 			// An invalid value is false, as the firewalls read it.
 			z.masq, _ = config.ParseBool(v)
+		}
+		if v, ok := fwOption(s, "masq6"); ok {
+			z.masq6, _ = config.ParseBool(v)
 		}
 		zones = append(zones, z)
 	}

@@ -44,6 +44,7 @@ type Globals struct {
 	FlushConntrack bool
 	MarkMask       mark.Mask
 	Backend        string // firewall backend: auto | nftables | iptables
+	IPv6Mode       IPv6Mode
 	Hook           string
 	LogLevel       string
 }
@@ -62,6 +63,20 @@ type UI struct {
 	// Cert and Key: the UI serves HTTPS only, with them, when both exist.
 	Cert, Key string
 }
+
+// IPv6Mode is how IPv6 reaches the WANs (globals.ipv6_mode).
+type IPv6Mode string
+
+// The ipv6_mode values.
+const (
+	// IPv6Translated: the firewall masquerades (fw4 masq6) or NPTv6-maps
+	// IPv6 on every WAN, so any connection may leave by any WAN and IPv6 is
+	// balanced and fails over like IPv4.
+	IPv6Translated IPv6Mode = "translated"
+	// IPv6Routed: each ISP's delegated prefix is routed without
+	// translation; a connection must leave by the WAN of its source prefix.
+	IPv6Routed IPv6Mode = "routed"
+)
 
 // Detection is the Online Detection mode of a WAN.
 type Detection string
@@ -92,6 +107,12 @@ type WAN struct {
 	Up          int
 	MaxLatency  time.Duration
 	MaxLoss     int // percent
+	// IPv6 is false with `option ipv6 'off'`: the WAN's IPv6 side is
+	// neither balanced nor routed by wanlb.
+	IPv6       bool
+	Interface6 string     // netifd interface of the IPv6 side; default <Name>6
+	Device6    string     // "" = ask netifd, else the IPv4 device
+	Gateway6   netip.Addr // invalid = ask netifd; often link-local
 }
 
 // DisplayName is the label shown to people.
@@ -172,10 +193,18 @@ type Rule struct {
 	Fallback bool
 }
 
-// AddrMatch is an IPv4 address, prefix or inclusive range.
+// AddrMatch is an IPv4 or IPv6 address, prefix or inclusive range.
 type AddrMatch struct {
 	Prefix   netip.Prefix // valid for an address or CIDR
 	From, To netip.Addr   // valid for a range
+}
+
+// Is6 reports whether the match is IPv6.
+func (a AddrMatch) Is6() bool {
+	if a.IsRange() {
+		return a.From.Is6()
+	}
+	return a.Prefix.Addr().Is6()
 }
 
 // IsRange reports whether the match is an a-b range.
@@ -190,6 +219,19 @@ func (a AddrMatch) String() string {
 		return a.Prefix.Addr().String()
 	}
 	return a.Prefix.String()
+}
+
+// Family is the IP family a rule's addresses limit it to: 4, 6, or 0 when
+// it has no addresses and applies to both. Validation refuses rules whose
+// addresses mix families.
+func (r *Rule) Family() int {
+	for _, a := range append(append([]AddrMatch(nil), r.SrcIP...), r.DestIP...) {
+		if a.Is6() {
+			return 6
+		}
+		return 4
+	}
+	return 0
 }
 
 // PortRange is an inclusive port range; From == To for a single port.

@@ -169,7 +169,7 @@ func TestProblems(t *testing.T) {
 		{"interval too short", "config wan 'wan'\n\toption interval '0.1'\n", "wanlb.wan.interval: must be between 0.2 and 3600 seconds (got '0.1')"},
 		{"bad device", "config wan 'wan'\n\toption device 'eth0 -j DROP'\n", "wanlb.wan.device: must be a network device name (letters, digits, '_', '.', '-', at most 15) (got 'eth0 -j DROP')"},
 		{"bad gateway", "config wan 'wan'\n\toption gateway '198.18.1'\n", "wanlb.wan.gateway: must be an IP address (got '198.18.1')"},
-		{"ipv6 gateway", "config wan 'wan'\n\toption gateway '2001:db8::1'\n", "wanlb.wan.gateway: IPv6 gateways are not supported yet; use an IPv4 address (got '2001:db8::1')"},
+		{"ipv6 gateway", "config wan 'wan'\n\toption gateway '2001:db8::1'\n", "wanlb.wan.gateway: must be an IPv4 address (the IPv6 next hop is gateway6) (got '2001:db8::1')"},
 		{"manual without targets", "config wan 'wan'\n\toption detection 'manual'\n", "wanlb.wan.track: detection 'manual' needs at least one track target"},
 		{"bad target", "config wan 'wan'\n\tlist track 'ftp://x'\n", "wanlb.wan.track: unknown target type \"ftp\" (IP, dns://, http://, https://, tcp://) (got 'ftp://x')"},
 		{"bad tcp target", "config wan 'wan'\n\tlist track 'tcp://host'\n", "wanlb.wan.track: must be tcp://HOST:PORT (got 'tcp://host')"},

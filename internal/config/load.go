@@ -117,6 +117,7 @@ func (v *validator) globals(s *uciconf.Section) Globals {
 		FlushConntrack: r.boolean("flush_conntrack"),
 		MarkMask:       mark.Default,
 		Backend:        r.oneOf("backend"),
+		IPv6Mode:       IPv6Mode(r.oneOf("ipv6_mode")),
 		Hook:           r.str("hook"),
 		LogLevel:       r.oneOf("log_level"),
 	}

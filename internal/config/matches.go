@@ -20,13 +20,18 @@ func (r *section) addrs(name string) []AddrMatch {
 	return out
 }
 
-// ParseAddrMatch reads an IPv4 address, CIDR or a-b range.
+// ParseAddrMatch reads an IPv4 or IPv6 address, CIDR or a-b range (both
+// ends of one family).
 func ParseAddrMatch(s string) (AddrMatch, error) {
+	const want = "must be an IPv4 or IPv6 address, CIDR or range"
 	if from, to, ok := strings.Cut(s, "-"); ok {
 		a, err1 := netip.ParseAddr(from)
 		b, err2 := netip.ParseAddr(to)
-		if err1 != nil || err2 != nil || !a.Is4() || !b.Is4() {
-			return AddrMatch{}, fmt.Errorf("must be an IPv4 range like 198.18.0.10-198.18.0.20")
+		if err1 != nil || err2 != nil || a.Zone() != "" || b.Zone() != "" || a.Is4In6() || b.Is4In6() {
+			return AddrMatch{}, fmt.Errorf("must be a range like 198.18.0.10-198.18.0.20 or 2001:db8::10-2001:db8::20")
+		}
+		if a.Is4() != b.Is4() {
+			return AddrMatch{}, fmt.Errorf("range mixes IPv4 and IPv6")
 		}
 		if b.Less(a) {
 			return AddrMatch{}, fmt.Errorf("range ends before it starts")
@@ -35,16 +40,16 @@ func ParseAddrMatch(s string) (AddrMatch, error) {
 	}
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
-		if err != nil || !p.Addr().Is4() {
-			return AddrMatch{}, fmt.Errorf("must be an IPv4 address, CIDR or range")
+		if err != nil || p.Addr().Is4In6() {
+			return AddrMatch{}, fmt.Errorf(want)
 		}
 		return AddrMatch{Prefix: p.Masked()}, nil
 	}
 	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Is4() {
-		return AddrMatch{}, fmt.Errorf("must be an IPv4 address, CIDR or range (IPv6 is not supported yet)")
+	if err != nil || a.Zone() != "" || a.Is4In6() {
+		return AddrMatch{}, fmt.Errorf(want)
 	}
-	return AddrMatch{Prefix: netip.PrefixFrom(a, 32)}, nil
+	return AddrMatch{Prefix: netip.PrefixFrom(a, a.BitLen())}, nil
 }
 
 func (r *section) ports(name string) []PortRange {

@@ -75,6 +75,7 @@ var schema = []SectionSpec{
 		flag("flush_conntrack", true),
 		str("mark_mask", "0x3f000000"),
 		enum("backend", "auto", "auto", "nftables", "iptables"),
+		enum("ipv6_mode", string(IPv6Translated), string(IPv6Translated), string(IPv6Routed)),
 		str("hook", "/etc/wanlb.user"),
 		enum("log_level", "info", "debug", "info", "warn", "error"),
 	}},
@@ -106,6 +107,10 @@ var schema = []SectionSpec{
 		intOpt("up", 3, 1, MaxRounds, ""),
 		intOpt("max_latency", 0, 0, MaxLatencyMs, "ms"),
 		intOpt("max_loss", 0, 0, 100, "%"),
+		enum("ipv6", "auto", "auto", "off"),
+		str("interface6", ""),
+		str("device6", ""),
+		str("gateway6", ""),
 	}},
 	{"link_backup", []Option{
 		flag("enabled", true),

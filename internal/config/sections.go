@@ -112,11 +112,12 @@ func (v *validator) wan(s *uciconf.Section) (WAN, bool) {
 		case err != nil || a.Zone() != "":
 			r.fail("gateway", g, "must be an IP address")
 		case !a.Is4():
-			r.fail("gateway", g, "IPv6 gateways are not supported yet; use an IPv4 address")
+			r.fail("gateway", g, "must be an IPv4 address (the IPv6 next hop is gateway6)")
 		default:
 			w.Gateway = a
 		}
 	}
+	w.ipv6(r)
 	for _, t := range r.list("track") {
 		tg, err := ParseTarget(t)
 		if err != nil {
@@ -221,6 +222,13 @@ func (v *validator) rule(s *uciconf.Section, wans map[string]bool) Rule {
 	}
 	ru.SrcIP = r.addrs("src_ip")
 	ru.DestIP = r.addrs("dest_ip")
+	if f4, f6 := families(ru.SrcIP); f4 && f6 {
+		r.fail("src_ip", strings.Join(r.list("src_ip"), " "), "mixes IPv4 and IPv6; use one rule per family")
+	} else if d4, d6 := families(ru.DestIP); d4 && d6 {
+		r.fail("dest_ip", strings.Join(r.list("dest_ip"), " "), "mixes IPv4 and IPv6; use one rule per family")
+	} else if (f4 && d6) || (f6 && d4) {
+		r.fail("dest_ip", strings.Join(r.list("dest_ip"), " "), "is of another IP family than src_ip, so the rule could never match")
+	}
 	ru.SrcPort = r.ports("src_port")
 	ru.DestPort = r.ports("dest_port")
 	if len(ru.SrcPort)+len(ru.DestPort) > 0 && ru.Proto != ProtoTCP && ru.Proto != ProtoUDP && ru.Proto != ProtoTCPUDP {

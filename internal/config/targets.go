@@ -29,8 +29,8 @@ func ParseTarget(s string) (Target, error) {
 		t.Kind, t.Port, t.Host = TargetDNS, 53, name
 		if ap, err := netip.ParseAddrPort(server); err == nil {
 			t.Addr, t.Port = ap.Addr(), int(ap.Port())
-		} else if a, err := netip.ParseAddr(server); err == nil {
-			t.Addr = a
+		} else if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(server, "["), "]")); err == nil && a.Zone() == "" {
+			t.Addr = a // IPv6 in brackets, as in URLs: dns://[2001:db8::1]/name
 		} else {
 			return t, fmt.Errorf("dns target needs a server IP address: dns://SERVER[/NAME]")
 		}

@@ -37,6 +37,9 @@ func (d *Daemon) refreshNetifd(ctx context.Context, only string) bool {
 	}
 	changed := false
 	for _, w := range d.cfg.WANs {
+		if w.Enabled && (only == "" || only == w.Interface6) && d.refreshNetifd6(ctx, &w) {
+			changed = true
+		}
 		if (only != "" && w.Name != only) || !w.Enabled {
 			continue
 		}

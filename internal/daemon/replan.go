@@ -22,13 +22,15 @@ func (d *Daemon) states() map[string]plan.WANState {
 		if !gw.IsValid() && (w.Device == "" || ifc.Device == w.Device) {
 			gw = ifc.Gateway
 		}
-		out[w.Name] = plan.WANState{
+		st := plan.WANState{
 			Device:  dev,
 			Gateway: gw,
 			Carrier: d.carrier(w),
 			Online:  d.trackers[w.Name].Usable(),
 			DNS:     ifc.DNS,
 		}
+		st.Has6, st.Device6, st.Gateway6 = d.side6(w)
+		out[w.Name] = st
 	}
 	return out
 }

@@ -32,7 +32,7 @@ type Firewall interface {
 	HasJump(table, builtin string, rule []string) (bool, error)
 }
 
-// Routing is wanlb's access to ip rules and routes (IPv4).
+// Routing is wanlb's access to ip rules and routes (both families).
 type Routing interface {
 	Rules() ([]IPRule, error)
 	AddRule(IPRule) error
@@ -154,7 +154,7 @@ func (d *DataPlane) syncRoutes(want []Route, res *Result) error {
 	}
 	var errs []error
 	for _, r := range have {
-		if !slices.ContainsFunc(want, func(w Route) bool { return w.Table == r.Table }) {
+		if !slices.ContainsFunc(want, func(w Route) bool { return w.Table == r.Table && w.V6 == r.V6 }) {
 			if err := d.rt.DelRoute(r); err != nil {
 				errs = append(errs, fmt.Errorf("delete route %s: %w", r, err))
 				continue
@@ -266,7 +266,7 @@ func (d *DataPlane) AdoptMarks() (map[string]uint32, error) {
 	}
 	out := map[string]uint32{}
 	for _, r := range routes {
-		if r.Type == RouteUnicast && r.Device != "" {
+		if r.Type == RouteUnicast && r.Device != "" && !r.V6 {
 			out[r.Device] = uint32(r.Table - TableBase)
 		}
 	}

@@ -47,7 +47,13 @@ func NewKernel(setting string) (*DataPlane, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		fw = NewIPTablesRuleset(ipt)
+		// Without ip6tables (a router built without IPv6) IPv6 is left
+		// to the main table.
+		var fw6 Firewall
+		if ip6t, err := NewIP6Tables(); err == nil {
+			fw6 = ip6t
+		}
+		fw = NewIPTablesRuleset(ipt, fw6)
 	}
 	nl, err := NewNetlink()
 	if err != nil {

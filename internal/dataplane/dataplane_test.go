@@ -86,6 +86,38 @@ var plans = []struct {
 	{"last-resort-unreachable", &plan.Plan{Enabled: true, MarkMask: 0xf0000000,
 		WANs:    []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1")},
 		Default: plan.Group{Action: plan.Unreachable}}},
+	// Dual stack: wan has both families on one device, wanb's IPv6 side
+	// is its own device with a link-local gateway, lte has IPv4 only.
+	{"dual-stack", &plan.Plan{Enabled: true, MarkMask: 0x3f000000,
+		WANs: []plan.WAN{with6(wan("wan", 1, "wan1", "198.18.11.1"), "wan1", "2001:db8:11::1"),
+			with6(wan("wanb", 2, "wan2", "198.18.12.1"), "pppoe-wanb", "fe80::1"), wan("lte", 3, "wwan0", "")},
+		Default:  balanced(mem("wan", 0.5), mem("wanb", 0.25), mem("lte", 0.25)),
+		Default6: balanced(mem("wan", 0.75), mem("wanb", 0.25)),
+		Rules: []plan.RuleGroup{
+			{Rule: config.Rule{ID: "v6only", SrcIP: []config.AddrMatch{{Prefix: netip.MustParsePrefix("fd00:1::/64")},
+				{From: netip.MustParseAddr("fd00:2::10"), To: netip.MustParseAddr("fd00:2::20")}},
+				DestIP: []config.AddrMatch{{Prefix: netip.MustParsePrefix("2001:db8:99::1/128")}}},
+				Group: plan.Group{Action: plan.Main}, Group6: balanced(mem("wanb", 1))},
+			{Rule: config.Rule{ID: "v4only", DestIP: []config.AddrMatch{{Prefix: netip.MustParsePrefix("198.19.0.0/16")}}},
+				Group: balanced(mem("lte", 1)), Group6: plan.Group{Action: plan.Blackhole}},
+			{Rule: config.Rule{ID: "ping", Proto: config.ProtoICMP}, Group: balanced(mem("wan", 1)), Group6: balanced(mem("wan", 1))},
+			{Rule: config.Rule{ID: "web", Proto: config.ProtoTCP, DestPort: []config.PortRange{{From: 443, To: 443}}},
+				Group: balanced(mem("lte", 1)), Group6: plan.Group{Action: plan.Unreachable}},
+		}}},
+	{"dual-stack-app-optimized", &plan.Plan{Enabled: true, MarkMask: 0x3f000000, AppOptimized: true,
+		WANs: []plan.WAN{with6(wan("wan", 1, "wan1", "198.18.11.1"), "wan1", "2001:db8:11::1"),
+			with6(wan("wanb", 2, "wan2", "198.18.12.1"), "wan2", "")},
+		Default:  hashed(mem("wan", 0.5), mem("wanb", 0.5)),
+		Default6: hashed(mem("wan", 0.5), mem("wanb", 0.5))}},
+}
+
+// with6 gives a WAN an IPv6 side (gw "": a device route).
+func with6(w plan.WAN, dev, gw string) plan.WAN {
+	w.Has6, w.Device6 = true, dev
+	if gw != "" {
+		w.Gateway6 = netip.MustParseAddr(gw)
+	}
+	return w
 }
 
 func newFakes() (*fakeFirewall, *fakeRouting, *DataPlane) {
@@ -93,11 +125,14 @@ func newFakes() (*fakeFirewall, *fakeRouting, *DataPlane) {
 	// Someone else's chain, jump, rule and table: must survive everything.
 	fw.chains["PREROUTING"] = []string{"-j other_chain"}
 	fw.chains["other_chain"] = []string{"-j MARK --set-xmark 0x80000/0xff0000"}
+	fw.v6 = newFakeFirewall()
+	fw.v6.chains["PREROUTING"] = []string{"-j other6"}
+	fw.v6.chains["other6"] = []string{"-j MARK --set-xmark 0x80000/0xff0000"}
 	rt := &fakeRouting{
-		rules:  []IPRule{{Priority: 5270, Table: 52}, {Priority: 32766, Table: tableMain}},
-		routes: []Route{{Table: 52, Device: "tailscale0"}},
+		rules:  []IPRule{{Priority: 5270, Table: 52}, {Priority: 32766, Table: tableMain}, {Priority: 32766, Table: tableMain, V6: true}},
+		routes: []Route{{Table: 52, Device: "tailscale0"}, {Table: 52, Device: "tailscale0", V6: true}},
 	}
-	return fw, rt, New(NewIPTablesRuleset(fw), rt, fakeSysctl{})
+	return fw, rt, New(NewIPTablesRuleset(fw, fw.v6), rt, fakeSysctl{})
 }
 
 func TestStates(t *testing.T) {
@@ -107,7 +142,7 @@ func TestStates(t *testing.T) {
 		if _, err := dp.Apply(tc.p); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		state := fw.dump() + "\n" + rt.dump()
+		state := fw.dump() + "\n# ip6tables\n" + fw.v6.dump() + "\n" + rt.dump()
 		golden(t, tc.name, state)
 		want[tc.name] = state
 	}
@@ -119,7 +154,7 @@ func TestStates(t *testing.T) {
 		if _, err := dp.Apply(tc.p); err != nil {
 			t.Fatalf("replay %s: %v", tc.name, err)
 		}
-		if got := fw.dump() + "\n" + rt.dump(); got != want[tc.name] {
+		if got := fw.dump() + "\n# ip6tables\n" + fw.v6.dump() + "\n" + rt.dump(); got != want[tc.name] {
 			t.Fatalf("replay %d to %s: state differs from the direct apply:\n%s", i, tc.name, got)
 		}
 	}
@@ -160,17 +195,17 @@ func TestOneRestorePerApply(t *testing.T) {
 
 func TestFlushLeavesOnlyOthers(t *testing.T) {
 	fw, rt, dp := newFakes()
-	before := fw.dump() + rt.dump()
+	before := fw.dump() + fw.v6.dump() + rt.dump()
 	for _, tc := range plans {
 		if _, err := dp.Apply(tc.p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A fresh DataPlane (a new process) must find everything by itself.
-	if err := New(NewIPTablesRuleset(fw), rt, fakeSysctl{}).Flush(); err != nil {
+	if err := New(NewIPTablesRuleset(fw, fw.v6), rt, fakeSysctl{}).Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if after := fw.dump() + rt.dump(); after != before {
+	if after := fw.dump() + fw.v6.dump() + rt.dump(); after != before {
 		t.Fatalf("flush left:\n%s\nwant:\n%s", after, before)
 	}
 	// Disabling wanlb in the config flushes too.
@@ -180,7 +215,7 @@ func TestFlushLeavesOnlyOthers(t *testing.T) {
 	if _, err := dp.Apply(&plan.Plan{Enabled: false}); err != nil {
 		t.Fatal(err)
 	}
-	if after := fw.dump() + rt.dump(); after != before {
+	if after := fw.dump() + fw.v6.dump() + rt.dump(); after != before {
 		t.Fatalf("disabled plan left:\n%s", after)
 	}
 }

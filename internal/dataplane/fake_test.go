@@ -15,9 +15,10 @@ import (
 type fakeFirewall struct {
 	chains   map[string][]string // chain -> rules ("-A chain" stripped)
 	restores int
-	execs    int      // processes a real implementation would have spawned
-	failOn   string   // a restore containing this fails, for error paths
-	log      []string // restore inputs, in order
+	execs    int           // processes a real implementation would have spawned
+	failOn   string        // a restore containing this fails, for error paths
+	log      []string      // restore inputs, in order
+	v6       *fakeFirewall // ip6tables beside this iptables, in tests that need it
 }
 
 var builtins = []string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
@@ -175,14 +176,14 @@ func (r *fakeRouting) Routes() ([]Route, error) {
 
 func (r *fakeRouting) ReplaceRoute(x Route) error {
 	r.calls++
-	r.routes = slices.DeleteFunc(r.routes, func(y Route) bool { return y.Table == x.Table })
+	r.routes = slices.DeleteFunc(r.routes, func(y Route) bool { return y.Table == x.Table && y.V6 == x.V6 })
 	r.routes = append(r.routes, x)
 	return nil
 }
 
 func (r *fakeRouting) DelRoute(x Route) error {
 	r.calls++
-	r.routes = slices.DeleteFunc(r.routes, func(y Route) bool { return y.Table == x.Table })
+	r.routes = slices.DeleteFunc(r.routes, func(y Route) bool { return y.Table == x.Table && y.V6 == x.V6 })
 	return nil
 }
 

@@ -13,6 +13,9 @@ import "github.com/wanlb/wanlb/internal/mark"
 //   - Kubernetes: marks 0x4000 and 0x8000.
 //   - netifd: ip4table rules from 10000 and 20000; main 32766, default 32767.
 //   - kernel: tables 253 (default), 254 (main), 255 (local).
+//
+// IPv6 uses the same numbers: a WAN's table holds its IPv4 and its IPv6
+// default route, and `ip -6 rule` has the same priorities as `ip rule`.
 const (
 	// ChainPrefix starts the name of every iptables chain wanlb owns; stale
 	// chains are found by it, so nobody else's chain is ever touched.

@@ -28,21 +28,26 @@ type IPTables struct {
 
 // NewIPTables finds iptables (whichever backend, nft or legacy, the system
 // uses) and the iptables-restore beside it.
-func NewIPTables() (*IPTables, error) {
-	ipt, err := iptables.New(iptables.Timeout(10))
+func NewIPTables() (*IPTables, error) { return newIPTables(iptables.ProtocolIPv4, "iptables") }
+
+// NewIP6Tables is NewIPTables for ip6tables and ip6tables-restore.
+func NewIP6Tables() (*IPTables, error) { return newIPTables(iptables.ProtocolIPv6, "ip6tables") }
+
+func newIPTables(proto iptables.Protocol, name string) (*IPTables, error) {
+	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil, fmt.Errorf("iptables: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	path, err := exec.LookPath("iptables")
+	ipt, err := iptables.New(iptables.IPFamily(proto), iptables.Path(path), iptables.Timeout(10))
 	if err != nil {
-		return nil, fmt.Errorf("iptables: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	// iptables-restore from the same directory uses the same backend as
-	// the iptables go-iptables found.
-	restore := filepath.Join(filepath.Dir(path), "iptables-restore")
+	// The restore program from the same directory uses the same backend
+	// as the iptables go-iptables found.
+	restore := filepath.Join(filepath.Dir(path), name+"-restore")
 	if _, err := os.Stat(restore); err != nil {
-		if restore, err = exec.LookPath("iptables-restore"); err != nil {
-			return nil, fmt.Errorf("iptables-restore: %w", err)
+		if restore, err = exec.LookPath(name + "-restore"); err != nil {
+			return nil, fmt.Errorf("%s-restore: %w", name, err)
 		}
 	}
 	return &IPTables{ipt: ipt, restore: restore}, nil
@@ -64,7 +69,7 @@ func (t *IPTables) Restore(data []byte) error {
 			n, _ := strconv.Atoi(m[1])
 			msg += "\n" + excerpt(data, n)
 		}
-		return fmt.Errorf("iptables-restore: %w: %s", err, msg)
+		return fmt.Errorf("%s: %w: %s", filepath.Base(t.restore), err, msg)
 	}
 	return nil
 }
@@ -146,15 +151,37 @@ func retry[T any](f func() (T, error)) (T, error) {
 	return v, err
 }
 
-// Rules lists wanlb's IPv4 rules: its priority range and tables.
+// Rules lists wanlb's IPv4 and IPv6 rules: its priority range and tables.
 func (n *Netlink) Rules() ([]IPRule, error) {
-	rs, err := retry(func() ([]netlink.Rule, error) { return n.h.RuleList(netlink.FAMILY_V4) })
+	var out []IPRule
+	for _, v6 := range []bool{false, true} {
+		rs, err := n.rules(v6)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+func family(v6 bool) int {
+	if v6 {
+		return netlink.FAMILY_V6
+	}
+	return netlink.FAMILY_V4
+}
+
+func (n *Netlink) rules(v6 bool) ([]IPRule, error) {
+	rs, err := retry(func() ([]netlink.Rule, error) { return n.h.RuleList(family(v6)) })
 	if err != nil {
+		if v6 && errors.Is(err, syscall.EAFNOSUPPORT) {
+			return nil, nil // a kernel without IPv6
+		}
 		return nil, err
 	}
 	var out []IPRule
 	for _, r := range rs {
-		ir := IPRule{Priority: r.Priority, Table: r.Table, Mark: r.Mark, Suppress: r.SuppressPrefixlen == 0}
+		ir := IPRule{Priority: r.Priority, Table: r.Table, Mark: r.Mark, Suppress: r.SuppressPrefixlen == 0, V6: v6}
 		if r.Mask != nil {
 			ir.Mask = *r.Mask
 		}
@@ -173,7 +200,7 @@ func (n *Netlink) Rules() ([]IPRule, error) {
 
 func (n *Netlink) rule(r IPRule) *netlink.Rule {
 	nr := netlink.NewRule()
-	nr.Family = netlink.FAMILY_V4
+	nr.Family = family(r.V6)
 	nr.Priority = r.Priority
 	nr.Table = r.Table
 	if r.Mask != 0 {
@@ -206,20 +233,38 @@ func (n *Netlink) DelRule(r IPRule) error {
 	return nil
 }
 
-// Routes lists the IPv4 routes in wanlb's tables.
+// Routes lists the IPv4 and IPv6 routes in wanlb's tables.
 func (n *Netlink) Routes() ([]Route, error) {
+	var out []Route
+	for _, v6 := range []bool{false, true} {
+		rs, err := n.routes(v6)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+func (n *Netlink) routes(v6 bool) ([]Route, error) {
 	rs, err := retry(func() ([]netlink.Route, error) {
-		return n.h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+		return n.h.RouteListFiltered(family(v6), &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	})
 	if err != nil {
+		if v6 && errors.Is(err, syscall.EAFNOSUPPORT) {
+			return nil, nil
+		}
 		return nil, err
 	}
 	var out []Route
 	for _, r := range rs {
-		if !ownedTable(r.Table) {
+		if !ownedTable(r.Table) || (r.Dst != nil && !isDefault(r.Dst)) {
+			// The kernel puts IPv6 routes of its own into every table a
+			// route went to (none for a default-only table); only the
+			// default route is wanlb's.
 			continue
 		}
-		rt := Route{Table: r.Table}
+		rt := Route{Table: r.Table, V6: v6}
 		switch r.Type {
 		case unix.RTN_UNREACHABLE:
 			rt.Type = RouteUnreachable
@@ -238,11 +283,24 @@ func (n *Netlink) Routes() ([]Route, error) {
 	return out, nil
 }
 
+// defaultDst is the destination of a table's default route.
+func defaultDst(v6 bool) *net.IPNet {
+	if v6 {
+		return &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+	}
+	return &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}
+}
+
+func isDefault(dst *net.IPNet) bool {
+	ones, _ := dst.Mask.Size()
+	return ones == 0
+}
+
 func (n *Netlink) route(r Route) (*netlink.Route, error) {
 	nr := &netlink.Route{
 		Table:  r.Table,
-		Dst:    &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)},
-		Family: netlink.FAMILY_V4,
+		Dst:    defaultDst(r.V6),
+		Family: family(r.V6),
 	}
 	switch r.Type {
 	case RouteUnreachable:
@@ -275,7 +333,7 @@ func (n *Netlink) ReplaceRoute(r Route) error {
 
 // DelRoute deletes r; one that is gone already is fine.
 func (n *Netlink) DelRoute(r Route) error {
-	nr := &netlink.Route{Table: r.Table, Dst: &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, Family: netlink.FAMILY_V4}
+	nr := &netlink.Route{Table: r.Table, Dst: defaultDst(r.V6), Family: family(r.V6)}
 	switch r.Type {
 	case RouteUnreachable:
 		nr.Type = unix.RTN_UNREACHABLE

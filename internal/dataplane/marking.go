@@ -19,7 +19,8 @@ type marking struct {
 	mask  mark.Mask
 	wans  []wanMark // every WAN of the plan: inbound, restore and egress marking
 	rules []policyRule
-	def   verdict // traffic no policy rule catches
+	def   verdict // traffic no policy rule catches (IPv4)
+	def6  verdict // the same for IPv6
 	// hashed: Application Optimized Routing, whose buckets jump to one
 	// chain per WAN.
 	hashed bool
@@ -28,11 +29,22 @@ type marking struct {
 type wanMark struct {
 	name, device string
 	mark         uint32 // the fwmark value inside mask
+	device6      string // the IPv6 side's device; "" without one
+}
+
+// devices are the devices a WAN's traffic leaves and arrives by: the IPv4
+// one and, when it differs, the IPv6 side's.
+func (w wanMark) devices() []string {
+	if w.device6 == "" || w.device6 == w.device {
+		return []string{w.device}
+	}
+	return []string{w.device, w.device6}
 }
 
 type policyRule struct {
 	rule config.Rule
-	to   verdict
+	to   verdict // IPv4
+	to6  verdict // IPv6
 }
 
 // verdict is what a group does with a new connection.
@@ -74,7 +86,14 @@ func newMarking(p *plan.Plan) (*marking, error) {
 			return nil, fmt.Errorf("wan %s: mark index %d outside the mask", w.Name, w.Mark)
 		}
 		marksOf[w.Name] = m.Value(w.Mark)
-		k.wans = append(k.wans, wanMark{name: w.Name, device: w.Device, mark: m.Value(w.Mark)})
+		wm := wanMark{name: w.Name, device: w.Device, mark: m.Value(w.Mark)}
+		if w.Has6 {
+			if !config.ValidDevice(w.Device6) {
+				return nil, fmt.Errorf("wan %s: IPv6 device %q is not a valid device name", w.Name, w.Device6)
+			}
+			wm.device6 = w.Device6
+		}
+		k.wans = append(k.wans, wm)
 	}
 	group := func(g plan.Group) (verdict, error) {
 		v := verdict{action: g.Action}
@@ -113,11 +132,18 @@ func newMarking(p *plan.Plan) (*marking, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.Rule.ID, err)
 		}
-		k.rules = append(k.rules, policyRule{rule: r.Rule, to: v})
+		v6, err := group(r.Group6)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s (IPv6): %w", r.Rule.ID, err)
+		}
+		k.rules = append(k.rules, policyRule{rule: r.Rule, to: v, to6: v6})
 	}
 	var err error
 	if k.def, err = group(p.Default); err != nil {
 		return nil, fmt.Errorf("default group: %w", err)
+	}
+	if k.def6, err = group(p.Default6); err != nil {
+		return nil, fmt.Errorf("IPv6 default group: %w", err)
 	}
 	return k, nil
 }

@@ -124,16 +124,16 @@ func renderNFTChains(k *marking) []nftChain {
 		}
 		chains = append(chains, nftChain{Name: name, Hook: hook, Rules: rules})
 	}
-	// wanlb's ip rules and tables are IPv4 only, as on the iptables
-	// backend; IPv6 passes untouched.
-	const v4only = "meta nfproto != ipv4 return"
-
+	// One ruleset for both families (table inet): marks and connmarks
+	// mean the same WAN for IPv4 and IPv6, whose ip rules and tables use
+	// the same numbers. Only decide and the group chains tell them apart.
 	var pre []string
-	pre = append(pre, v4only)
 	// Connections that arrive on a WAN (port forwards, services on the
 	// router) belong to it, so their replies leave the same way.
 	for _, w := range k.wans {
-		pre = append(pre, fmt.Sprintf("iifname %q ct state new ct mark set ct mark and %s or %s comment \"inbound %s\"", w.device, keep, hex32(w.mark), w.name))
+		for _, dev := range w.devices() {
+			pre = append(pre, fmt.Sprintf("iifname %q ct state new ct mark set ct mark and %s or %s comment \"inbound %s\"", dev, keep, hex32(w.mark), w.name))
+		}
 	}
 	// The connection's WAN, once known, is the packet's WAN. Kernel 5.15
 	// cannot OR two registers (ct mark into meta mark under a mask), so the
@@ -153,14 +153,16 @@ func renderNFTChains(k *marking) []nftChain {
 		"meta mark and "+keep+" != 0 return",
 		"ct state new jump decide")
 	chain("pre", "type filter hook prerouting priority mangle", append(pre, common...)...)
-	chain("out", "type route hook output priority mangle", append([]string{v4only}, common...)...)
+	chain("out", "type route hook output priority mangle", common...)
 	// The connection belongs to the WAN it actually leaves by, whatever
 	// the decision was (a specific route in main, a socket bound to a
 	// device): replies pass strict rp_filter, and a conntrack flush for a
 	// WAN catches exactly its connections.
-	post := []string{v4only}
+	var post []string
 	for _, w := range k.wans {
-		post = append(post, fmt.Sprintf("ct mark and %s == 0 oifname %q ct mark set ct mark and %s or %s", mask, w.device, keep, hex32(w.mark)))
+		for _, dev := range w.devices() {
+			post = append(post, fmt.Sprintf("ct mark and %s == 0 oifname %q ct mark set ct mark and %s or %s", mask, dev, keep, hex32(w.mark)))
+		}
 	}
 	chain("post", "type filter hook postrouting priority mangle", post...)
 	for _, w := range k.wans {
@@ -170,9 +172,9 @@ func renderNFTChains(k *marking) []nftChain {
 		chain(wanChain("set_", w.name), "", setMark(hex32(w.mark)))
 	}
 
-	// verdictRule renders where a group sends a new connection: the rule
-	// of its group chain.
-	verdictRule := func(v verdict) string {
+	// verdictRule renders where a group sends a new connection of one
+	// family: the rule of its group chain.
+	verdictRule := func(v verdict, v6 bool) string {
 		switch v.action {
 		case plan.Unreachable, plan.Blackhole:
 			return setMark(hex32(v.fixed)) + " return"
@@ -181,7 +183,11 @@ func renderNFTChains(k *marking) []nftChain {
 			case len(v.members) == 1:
 				return "goto " + wanChain("set_", v.members[0].wan)
 			case len(v.buckets) > 0:
-				return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x vmap { %s }", NFTBuckets, nftHashSeed, spans(v.buckets))
+				addr := "ip"
+				if v6 {
+					addr = "ip6"
+				}
+				return fmt.Sprintf("jhash %s saddr . %s daddr mod %d seed %#x vmap { %s }", addr, addr, NFTBuckets, nftHashSeed, spans(v.buckets))
 			case len(v.members) > 1:
 				ms := make([]plan.Member, len(v.members))
 				for i, mem := range v.members {
@@ -202,30 +208,49 @@ func renderNFTChains(k *marking) []nftChain {
 
 	// decide: policy rules in file order, the first match wins (every
 	// group chain ends in a verdict), then the default group. Rules with
-	// the same WAN list and fallback share a group chain, named by first
-	// appearance: the names depend on the config only, so decide stays
-	// the same while WANs come and go.
+	// the same WAN list and fallback share a group chain per family, named
+	// by first appearance: the names depend on the config only, so decide
+	// stays the same while WANs come and go. A rule whose addresses are of
+	// one family (ip saddr, ip6 daddr: nft matches the family with them)
+	// goes to that family's group; one without addresses dispatches on
+	// the family.
 	var decide, groupOrder []string
 	groups := map[string]string{} // key -> chain name
 	groupRules := map[string]string{}
-	for _, r := range k.rules {
-		v := verdictRule(r.to)
-		key := fmt.Sprintf("%q %t %s", r.rule.WANs, r.rule.Fallback, v)
+	groupOf := func(r config.Rule, v verdict, v6 bool) string {
+		rule := verdictRule(v, v6)
+		key := fmt.Sprintf("%q %t %t %s", r.WANs, r.Fallback, v6, rule)
 		name, ok := groups[key]
 		if !ok {
-			name = fmt.Sprintf("group%d", len(groups))
+			name = fmt.Sprintf("group%d", len(groupOrder))
+			if v6 {
+				name = fmt.Sprintf("group%d_6", len(groupOrder))
+			}
 			groups[key] = name
 			groupOrder = append(groupOrder, name)
-			groupRules[name] = v
+			groupRules[name] = rule
 		}
-		decide = append(decide, fmt.Sprintf("%sgoto %s comment \"rule %s\"", nftMatch(r.rule), name, r.rule.ID))
+		return name
 	}
-	decide = append(decide, `goto default comment "default"`)
+	for _, r := range k.rules {
+		comment := fmt.Sprintf(" comment \"rule %s\"", r.rule.ID)
+		switch r.rule.Family() {
+		case 4:
+			decide = append(decide, nftMatch(r.rule)+"goto "+groupOf(r.rule, r.to, false)+comment)
+		case 6:
+			decide = append(decide, nftMatch(r.rule)+"goto "+groupOf(r.rule, r.to6, true)+comment)
+		default:
+			decide = append(decide, fmt.Sprintf("%smeta nfproto vmap { ipv4 : goto %s, ipv6 : goto %s }%s",
+				nftMatch(r.rule), groupOf(r.rule, r.to, false), groupOf(r.rule, r.to6, true), comment))
+		}
+	}
+	decide = append(decide, `meta nfproto vmap { ipv4 : goto default, ipv6 : goto default_6 } comment "default"`)
 	chain("decide", "", decide...)
 	for _, name := range groupOrder {
 		chain(name, "", groupRules[name])
 	}
-	chain("default", "", verdictRule(k.def))
+	chain("default", "", verdictRule(k.def, false))
+	chain("default_6", "", verdictRule(k.def6, true))
 	return chains
 }
 
@@ -317,7 +342,17 @@ func shareCounts(members []plan.Member) (int, []int) {
 func nftMatch(r config.Rule) string {
 	var parts []string
 	switch r.Proto {
-	case config.ProtoTCP, config.ProtoUDP, config.ProtoICMP:
+	case config.ProtoICMP:
+		// ICMP of the rule's family; both for a rule without addresses.
+		switch r.Family() {
+		case 4:
+			parts = append(parts, "meta l4proto icmp")
+		case 6:
+			parts = append(parts, "meta l4proto ipv6-icmp")
+		default:
+			parts = append(parts, "meta l4proto { icmp, ipv6-icmp }")
+		}
+	case config.ProtoTCP, config.ProtoUDP:
 		parts = append(parts, "meta l4proto "+string(r.Proto))
 	case config.ProtoTCPUDP:
 		parts = append(parts, "meta l4proto { tcp, udp }")
@@ -336,8 +371,12 @@ func nftMatch(r config.Rule) string {
 		}
 		parts = append(parts, field+" "+set(items))
 	}
-	addrs("ip saddr", r.SrcIP)
-	addrs("ip daddr", r.DestIP)
+	family := "ip"
+	if r.Family() == 6 {
+		family = "ip6"
+	}
+	addrs(family+" saddr", r.SrcIP)
+	addrs(family+" daddr", r.DestIP)
 	ports := func(field string, list []config.PortRange) {
 		if len(list) == 0 {
 			return

@@ -70,7 +70,7 @@ func TestNFTIncremental(t *testing.T) {
 	}{
 		{"wan down", rulesPlan(false), rulesPlan(false, "wanb"), []string{"group0", "default"}},
 		{"wan back", rulesPlan(false, "wanb"), rulesPlan(false), []string{"group0", "default"}},
-		{"two down", rulesPlan(false), rulesPlan(false, "wan", "lte"), []string{"group1", "group2", "default"}},
+		{"two down", rulesPlan(false), rulesPlan(false, "wan", "lte"), []string{"group2", "group4", "default"}},
 		{"weights", rulesPlan(false), weights, []string{"default"}},
 		{"rule added", rulesPlan(false), rulesPlan(true), nil},
 		{"rule removed", rulesPlan(true), rulesPlan(false), nil},

@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,10 +23,21 @@ type IPRule struct {
 	// Suppress is "suppress_prefixlength 0": ignore a default route found
 	// in Table. Only the rule for main uses it.
 	Suppress bool
+	// V6: an IPv6 rule (ip -6 rule); the same priorities and tables as
+	// IPv4's.
+	V6 bool
+}
+
+// family6 prefixes the text of an IPv6 rule or route, as ip(8) is told.
+func family6(v6 bool) string {
+	if v6 {
+		return "-6 "
+	}
+	return ""
 }
 
 func (r IPRule) String() string {
-	s := fmt.Sprintf("%d: from all", r.Priority)
+	s := fmt.Sprintf("%s%d: from all", family6(r.V6), r.Priority)
 	if r.Dst.IsValid() {
 		s += " to " + r.Dst.String()
 	}
@@ -59,19 +71,21 @@ type Route struct {
 	Type    RouteType
 	Gateway netip.Addr // invalid: a device route (point-to-point)
 	Device  string
+	V6      bool // an IPv6 route (::/0) in the table
 }
 
 func (r Route) String() string {
+	f := family6(r.V6)
 	switch r.Type {
 	case RouteUnreachable:
-		return fmt.Sprintf("unreachable default table %d", r.Table)
+		return fmt.Sprintf("%sunreachable default table %d", f, r.Table)
 	case RouteBlackhole:
-		return fmt.Sprintf("blackhole default table %d", r.Table)
+		return fmt.Sprintf("%sblackhole default table %d", f, r.Table)
 	}
 	if r.Gateway.IsValid() {
-		return fmt.Sprintf("default via %s dev %s table %d", r.Gateway, r.Device, r.Table)
+		return fmt.Sprintf("%sdefault via %s dev %s table %d", f, r.Gateway, r.Device, r.Table)
 	}
-	return fmt.Sprintf("default dev %s table %d", r.Device, r.Table)
+	return fmt.Sprintf("%sdefault dev %s table %d", f, r.Device, r.Table)
 }
 
 const tableMain = 254
@@ -85,6 +99,9 @@ type Desired struct {
 	// table header, the stale-chain deletions and COMMIT).
 	Chains []string
 	Mangle []byte
+	// Chains6 and Mangle6 are the same for ip6tables.
+	Chains6 []string
+	Mangle6 []byte
 	// Firewall is the transaction text of the DataPlane's backend (for
 	// iptables, Chains and Mangle as one restore input).
 	Firewall []byte
@@ -131,8 +148,18 @@ func Render(p *plan.Plan) (*Desired, error) {
 	}
 	m := k.mask
 
-	// ip rules and routes.
-	d.Rules = append(d.Rules, IPRule{Priority: RulePrioSuppress, Table: tableMain, Suppress: true})
+	// ip rules and routes, the same numbers for both families: a WAN's
+	// mark selects its table, which holds its IPv4 default route and, when
+	// it has an IPv6 side, its IPv6 one.
+	// IPv6 state only when a WAN has an IPv6 side: a router without IPv6
+	// uplinks (or a kernel without IPv6) is left as it was.
+	families := []bool{false}
+	if slices.ContainsFunc(p.WANs, func(w plan.WAN) bool { return w.Has6 }) {
+		families = append(families, true)
+	}
+	for _, v6 := range families {
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioSuppress, Table: tableMain, Suppress: true, V6: v6})
+	}
 	for _, w := range p.WANs {
 		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(w.Mark), Mark: m.Value(w.Mark), Mask: uint32(m), Table: table(w.Mark)})
 		for _, dns := range w.DNS {
@@ -148,22 +175,40 @@ func Render(p *plan.Plan) (*Desired, error) {
 			r.Gateway = w.Gateway
 		}
 		d.Routes = append(d.Routes, r)
+		if !w.Has6 {
+			continue
+		}
+		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(w.Mark), Mark: m.Value(w.Mark), Mask: uint32(m), Table: table(w.Mark), V6: true})
+		r6 := Route{Table: table(w.Mark), Device: w.Device6, V6: true}
+		if w.Gateway6.IsValid() {
+			if !w.Gateway6.Is6() || w.Gateway6.Is4In6() || w.Gateway6.Zone() != "" {
+				return nil, fmt.Errorf("wan %s: gateway6 %s is not an IPv6 address", w.Name, w.Gateway6)
+			}
+			r6.Gateway = w.Gateway6
+		}
+		d.Routes = append(d.Routes, r6)
 	}
-	for _, res := range []struct {
-		idx uint32
-		typ RouteType
-	}{{m.Blackhole(), RouteBlackhole}, {m.Unreachable(), RouteUnreachable}} {
-		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(res.idx), Mark: m.Value(res.idx), Mask: uint32(m), Table: table(res.idx)})
-		d.Routes = append(d.Routes, Route{Table: table(res.idx), Type: res.typ})
+	for _, v6 := range families {
+		for _, res := range []struct {
+			idx uint32
+			typ RouteType
+		}{{m.Blackhole(), RouteBlackhole}, {m.Unreachable(), RouteUnreachable}} {
+			d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(res.idx), Mark: m.Value(res.idx), Mask: uint32(m), Table: table(res.idx), V6: v6})
+			d.Routes = append(d.Routes, Route{Table: table(res.idx), Type: res.typ, V6: v6})
+		}
 	}
 
-	d.Chains, d.Mangle = renderMangle(k)
+	d.Chains, d.Mangle = renderMangle(k, false)
+	if len(families) == 2 {
+		d.Chains6, d.Mangle6 = renderMangle(k, true)
+	}
 	return d, nil
 }
 
 // renderMangle prints a marking as iptables-restore lines for wanlb's
-// mangle chains, and lists the chains.
-func renderMangle(k *marking) ([]string, []byte) {
+// mangle chains, and lists the chains: for iptables, or with v6 for
+// ip6tables (the same chains and marks; IPv6 verdicts, rules and hashes).
+func renderMangle(k *marking, v6 bool) ([]string, []byte) {
 	var b lineBuffer
 	m := k.mask
 	mask := hex(uint32(m))
@@ -176,7 +221,9 @@ func renderMangle(k *marking) ([]string, []byte) {
 	// Connections that arrive on a WAN (port forwards, services on the
 	// router) belong to it, so their replies leave the same way.
 	for _, w := range k.wans {
-		add(chainPre, "-i", w.device, "-m conntrack --ctstate NEW -m comment --comment \"inbound "+w.name+"\" -j CONNMARK --set-xmark", hex(w.mark)+"/"+mask)
+		for _, dev := range devicesOf(w, v6) {
+			add(chainPre, "-i", dev, "-m conntrack --ctstate NEW -m comment --comment \"inbound "+w.name+"\" -j CONNMARK --set-xmark", hex(w.mark)+"/"+mask)
+		}
 	}
 	for _, c := range []string{chainPre, chainOut} {
 		// The connection's WAN, once known, is the packet's WAN. The
@@ -194,7 +241,9 @@ func renderMangle(k *marking) ([]string, []byte) {
 	// device): replies are then accepted by strict rp_filter, and a
 	// conntrack flush for a WAN catches exactly its connections.
 	for _, w := range k.wans {
-		add(chainPost, "-m connmark --mark 0x0/"+mask, "-o", w.device, "-j CONNMARK --set-xmark", hex(w.mark)+"/"+mask)
+		for _, dev := range devicesOf(w, v6) {
+			add(chainPost, "-m connmark --mark 0x0/"+mask, "-o", dev, "-j CONNMARK --set-xmark", hex(w.mark)+"/"+mask)
+		}
 	}
 
 	group := func(chain string, v verdict) {
@@ -208,8 +257,15 @@ func renderMangle(k *marking) ([]string, []byte) {
 				// Each bucket goes to the WAN's set chain (the plan says
 				// which): the first matching bucket ends the walk. xt_u32
 				// reads 64 buckets, the first 64 of the plan's.
+				// The words ending in the addresses' last bytes: IPv4's
+				// source and destination at 12 and 16, IPv6's end at
+				// 20+3 and 36+3.
+				src, dst := 12, 16
+				if v6 {
+					src, dst = 20, 36
+				}
 				for b, wan := range v.buckets[:Buckets] {
-					add(chain, fmt.Sprintf("-m u32 --u32 \"12&0x7=%d&&16&0x7=%d\" -g %s", b>>3, b&7, setChain(wan)))
+					add(chain, fmt.Sprintf("-m u32 --u32 \"%d&0x7=%d&&%d&0x7=%d\" -g %s", src, b>>3, dst, b&7, setChain(wan)))
 				}
 				return
 			}
@@ -234,16 +290,40 @@ func renderMangle(k *marking) ([]string, []byte) {
 		}
 	}
 	for i, r := range k.rules {
+		// A rule with addresses of one family is for that family only.
+		if f := r.rule.Family(); f != 0 && (f == 6) != v6 {
+			continue
+		}
 		chain := fmt.Sprintf("%srule%d", ChainPrefix, i)
 		chains = append(chains, chain)
-		for _, match := range ruleMatches(r.rule) {
+		for _, match := range ruleMatches(r.rule, v6) {
 			add(chainDecide, match, "-m comment --comment \"rule "+r.rule.ID+"\" -g", chain)
 		}
-		group(chain, r.to)
+		if v6 {
+			group(chain, r.to6)
+		} else {
+			group(chain, r.to)
+		}
 	}
 	add(chainDecide, "-g", chainDefault)
-	group(chainDefault, k.def)
+	if v6 {
+		group(chainDefault, k.def6)
+	} else {
+		group(chainDefault, k.def)
+	}
 	return chains, b.Bytes()
+}
+
+// devicesOf lists the devices of one family of a WAN: its IPv4 device, or
+// its IPv6 side's (none without one).
+func devicesOf(w wanMark, v6 bool) []string {
+	if !v6 {
+		return []string{w.device}
+	}
+	if w.device6 == "" {
+		return nil
+	}
+	return []string{w.device6}
 }
 
 func hex(v uint32) string { return fmt.Sprintf("%#x", v) }
@@ -263,10 +343,15 @@ func setChain(wan string) string {
 
 // ruleMatches expands a policy rule into iptables match strings; the rule
 // matches when any of them does.
-func ruleMatches(r config.Rule) []string {
+func ruleMatches(r config.Rule, v6 bool) []string {
 	protos := []string{""}
 	switch r.Proto {
-	case config.ProtoTCP, config.ProtoUDP, config.ProtoICMP:
+	case config.ProtoICMP:
+		protos = []string{"-p icmp"}
+		if v6 {
+			protos = []string{"-p ipv6-icmp"}
+		}
+	case config.ProtoTCP, config.ProtoUDP:
 		protos = []string{"-p " + string(r.Proto)}
 	case config.ProtoTCPUDP:
 		protos = []string{"-p tcp", "-p udp"}

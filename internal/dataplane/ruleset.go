@@ -43,29 +43,61 @@ type Watcher interface {
 
 // iptablesRuleset is the legacy backend: wanlb's chains in the mangle
 // table, replaced in one iptables-restore --noflush, with jumps from the
-// built-in chains kept outside the transaction.
+// built-in chains kept outside the transaction; the same for IPv6 with
+// ip6tables.
 type iptablesRuleset struct {
+	fams [2]*ipFamily // IPv4, IPv6
+}
+
+// ipFamily is one of iptables and ip6tables: wanlb's chains in its mangle
+// table. A nil fw leaves the family alone.
+type ipFamily struct {
 	fw         Firewall
 	lastChains []string // the chains the last Sync created
 	synced     bool
 }
 
-// NewIPTablesRuleset returns the iptables backend over fw.
-func NewIPTablesRuleset(fw Firewall) Ruleset { return &iptablesRuleset{fw: fw} }
+// ip6Separator starts the ip6tables transaction in the text of Render.
+const ip6Separator = "# ip6tables-restore --noflush\n"
+
+// NewIPTablesRuleset returns the iptables backend over fw (iptables) and
+// fw6 (ip6tables; nil where there is none: IPv6 is then left alone).
+func NewIPTablesRuleset(fw, fw6 Firewall) Ruleset {
+	return &iptablesRuleset{fams: [2]*ipFamily{{fw: fw}, {fw: fw6}}}
+}
 
 func (r *iptablesRuleset) Backend() string { return BackendIPTables }
 
-// Render is the restore transaction: every chain declared (which with
-// --noflush creates or empties it), then the rules.
+// Render is the two restore transactions, iptables' then ip6tables':
+// every chain declared (which with --noflush creates or empties it), then
+// the rules.
 func (r *iptablesRuleset) Render(_ *plan.Plan, d *Desired) ([]byte, error) {
 	var b bytes.Buffer
-	b.WriteString("*mangle\n")
-	for _, c := range d.Chains {
-		b.WriteString(":" + c + " - [0:0]\n")
+	for i, part := range []struct {
+		chains []string
+		mangle []byte
+	}{{d.Chains, d.Mangle}, {d.Chains6, d.Mangle6}} {
+		if i == 1 {
+			if len(part.chains) == 0 {
+				break // no WAN has an IPv6 side: ip6tables is left alone
+			}
+			b.WriteString(ip6Separator)
+		}
+		b.WriteString("*mangle\n")
+		for _, c := range part.chains {
+			b.WriteString(":" + c + " - [0:0]\n")
+		}
+		b.Write(part.mangle)
+		b.WriteString("COMMIT\n")
 	}
-	b.Write(d.Mangle)
-	b.WriteString("COMMIT\n")
 	return b.Bytes(), nil
+}
+
+// splitFamilies cuts a rendered text into the iptables and ip6tables
+// transactions.
+func splitFamilies(text []byte) [2][]byte {
+	v4, v6, _ := bytes.Cut(text, []byte(ip6Separator))
+	return [2][]byte{v4, v6}
 }
 
 // chainsOf lists the chains a rendered transaction declares.
@@ -80,10 +112,36 @@ func chainsOf(text []byte) []string {
 }
 
 func (r *iptablesRuleset) Sync(text []byte, full bool) error {
+	parts := splitFamilies(text)
+	for i, f := range r.fams {
+		if f.fw == nil {
+			continue
+		}
+		if len(parts[i]) == 0 {
+			// Nothing for this family: remove what an earlier sync (or
+			// process) left, without creating anything.
+			if full || f.synced {
+				if err := f.flush(); err != nil {
+					return fmt.Errorf("ip6tables: %w", err)
+				}
+			}
+			continue
+		}
+		if err := f.sync(parts[i], full); err != nil {
+			if i == 1 {
+				return fmt.Errorf("ip6tables: %w", err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *ipFamily) sync(text []byte, full bool) error {
 	want := chainsOf(text)
-	stale := r.lastChains
+	stale := f.lastChains
 	if full {
-		chains, err := r.fw.ListChains("mangle")
+		chains, err := f.fw.ListChains("mangle")
 		if err != nil {
 			return fmt.Errorf("list mangle chains: %w", err)
 		}
@@ -95,12 +153,12 @@ func (r *iptablesRuleset) Sync(text []byte, full bool) error {
 			drop = append(drop, c)
 		}
 	}
-	if err := r.fw.Restore(withDrops(text, drop)); err != nil {
+	if err := f.fw.Restore(withDrops(text, drop)); err != nil {
 		return err
 	}
-	r.lastChains, r.synced = want, true
+	f.lastChains, f.synced = want, true
 	for _, j := range hookJumps {
-		if err := r.fw.EnsureJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
+		if err := f.fw.EnsureJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
 			return fmt.Errorf("jump from %s: %w", j.builtin, err)
 		}
 	}
@@ -132,12 +190,28 @@ func jumpRule(chain string) []string {
 
 func (r *iptablesRuleset) Flush() error {
 	var errs []error
+	for i, f := range r.fams {
+		if f.fw == nil {
+			continue
+		}
+		if err := f.flush(); err != nil {
+			if i == 1 {
+				err = fmt.Errorf("ip6tables: %w", err)
+			}
+			errs = append(errs, err)
+		}
+	}
+	return joinErrs(errs)
+}
+
+func (f *ipFamily) flush() error {
+	var errs []error
 	for _, j := range hookJumps {
-		if err := r.fw.DeleteJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
+		if err := f.fw.DeleteJump("mangle", j.builtin, jumpRule(j.chain)); err != nil {
 			errs = append(errs, fmt.Errorf("jump from %s: %w", j.builtin, err))
 		}
 	}
-	chains, err := r.fw.ListChains("mangle")
+	chains, err := f.fw.ListChains("mangle")
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list mangle chains: %w", err))
 	}
@@ -148,22 +222,28 @@ func (r *iptablesRuleset) Flush() error {
 		}
 	}
 	if len(ours) > 0 {
-		if err := r.fw.Restore(withDrops([]byte("*mangle\nCOMMIT\n"), ours)); err != nil {
+		if err := f.fw.Restore(withDrops([]byte("*mangle\nCOMMIT\n"), ours)); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	r.lastChains, r.synced = nil, false
+	f.lastChains, f.synced = nil, false
 	return joinErrs(errs)
 }
 
-// Intact checks one canary, the PREROUTING jump: a firewall restart or
-// `fw4 flush` deletes the chains and jumps. One iptables process.
+// Intact checks one canary per family, the PREROUTING jump: a firewall
+// restart or `fw4 flush` deletes the chains and jumps. One iptables
+// process per family.
 func (r *iptablesRuleset) Intact() bool {
-	if !r.synced || len(r.lastChains) == 0 {
-		return true
+	for _, f := range r.fams {
+		if f.fw == nil || !f.synced || len(f.lastChains) == 0 {
+			continue
+		}
+		ok, err := f.fw.HasJump("mangle", hookJumps[0].builtin, jumpRule(hookJumps[0].chain))
+		if err != nil || !ok {
+			return false
+		}
 	}
-	ok, err := r.fw.HasJump("mangle", hookJumps[0].builtin, jumpRule(hookJumps[0].chain))
-	return err == nil && ok
+	return true
 }
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }

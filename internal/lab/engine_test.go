@@ -116,7 +116,13 @@ func (e *engine) plan(online ...int) *plan.Plan {
 		for _, k := range online {
 			up = up || k == isp.Index
 		}
-		states[fmt.Sprintf("wan%d", isp.Index)] = plan.WANState{Device: isp.RouterDev, Gateway: isp.Gateway, Carrier: true, Online: up}
+		st := plan.WANState{Device: isp.RouterDev, Gateway: isp.Gateway, Carrier: true, Online: up}
+		// The IPv6 side as the config names it (gateway6), as the daemon
+		// would take it.
+		if w, ok := e.cfg.WAN(fmt.Sprintf("wan%d", isp.Index)); ok && w.IPv6 && w.Gateway6.IsValid() {
+			st.Has6, st.Device6, st.Gateway6 = true, isp.RouterDev, w.Gateway6
+		}
+		states[fmt.Sprintf("wan%d", isp.Index)] = st
 	}
 	// The lab's WANs are always_online in most configs; offline here means
 	// "probes failed", so switch detection to manual for the plan.

@@ -40,8 +40,10 @@ func (l *Lab) Blackhole(k int) error {
 	if err != nil {
 		return err
 	}
-	if _, err := l.Exec(isp.NS, "iptables", "-w", "-A", FaultChain, "-j", "DROP"); err != nil {
-		return fmt.Errorf("lab: blackhole ISP %d: %w", k, err)
+	for _, tool := range l.faultTools() {
+		if _, err := l.Exec(isp.NS, tool, "-w", "-A", FaultChain, "-j", "DROP"); err != nil {
+			return fmt.Errorf("lab: blackhole ISP %d: %w", k, err)
+		}
 	}
 	return nil
 }
@@ -57,9 +59,11 @@ func (l *Lab) Loss(k int, pct float64) error {
 		return fmt.Errorf("lab: loss on ISP %d: percentage %v out of range (0, 100]", k, pct)
 	}
 	p := strconv.FormatFloat(pct/100, 'f', 6, 64)
-	if _, err := l.Exec(isp.NS, "iptables", "-w", "-A", FaultChain,
-		"-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP"); err != nil {
-		return fmt.Errorf("lab: %v%% loss on ISP %d: %w", pct, k, err)
+	for _, tool := range l.faultTools() {
+		if _, err := l.Exec(isp.NS, tool, "-w", "-A", FaultChain,
+			"-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP"); err != nil {
+			return fmt.Errorf("lab: %v%% loss on ISP %d: %w", pct, k, err)
+		}
 	}
 	return nil
 }
@@ -96,8 +100,10 @@ func (l *Lab) Heal(k int) error {
 		return err
 	}
 	var errs []error
-	if _, err := l.Exec(isp.NS, "iptables", "-w", "-F", FaultChain); err != nil {
-		errs = append(errs, fmt.Errorf("flush fault chain: %w", err))
+	for _, tool := range l.faultTools() {
+		if _, err := l.Exec(isp.NS, tool, "-w", "-F", FaultChain); err != nil {
+			errs = append(errs, fmt.Errorf("flush %s fault chain: %w", tool, err))
+		}
 	}
 	if _, err := run("", "ip", "-n", isp.NS, "link", "set", "r0", "up"); err != nil {
 		errs = append(errs, fmt.Errorf("link r0 up: %w", err))

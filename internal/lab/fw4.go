@@ -51,7 +51,7 @@ func fw4Network(isps []ISP) string {
 // defaults, zones, forwarding and rules, with every WAN interface in the
 // wan zone, flow offloading off (some kernels lack flowtables), plus one
 // redirect per port forward.
-func fw4Firewall(isps []ISP, forwards []fw4PortForward) string {
+func fw4Firewall(isps []ISP, forwards []fw4PortForward, masq6 bool) string {
 	var b strings.Builder
 	b.WriteString("config defaults\n\toption syn_flood '1'\n\toption input 'REJECT'\n\toption output 'ACCEPT'\n" +
 		"\toption forward 'REJECT'\n\toption flow_offloading '0'\n\n")
@@ -62,7 +62,12 @@ func fw4Firewall(isps []ISP, forwards []fw4PortForward) string {
 		fmt.Fprintf(&b, "\tlist network '%s'\n", isp.RouterDev)
 	}
 	b.WriteString("\toption input 'REJECT'\n\toption output 'ACCEPT'\n\toption forward 'REJECT'\n" +
-		"\toption masq '1'\n\toption mtu_fix '1'\n\n")
+		"\toption masq '1'\n\toption mtu_fix '1'\n")
+	if masq6 {
+		// IPv6 translated like IPv4 (wanlb's ipv6_mode 'translated').
+		b.WriteString("\toption masq6 '1'\n")
+	}
+	b.WriteString("\n")
 	b.WriteString("config forwarding\n\toption src 'lan'\n\toption dest 'wan'\n\n")
 	b.WriteString(fw4StockRules)
 	for _, f := range forwards {
@@ -197,7 +202,7 @@ func (l *Lab) writeFW4Config() error {
 	l.mu.Unlock()
 	files := map[string]string{
 		"network":  fw4Network(l.ISPs),
-		"firewall": fw4Firewall(l.ISPs, forwards),
+		"firewall": fw4Firewall(l.ISPs, forwards, l.opts.IPv6 && !l.opts.IPv6Routed),
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {

@@ -36,7 +36,7 @@ func golden(t *testing.T, name, got string) {
 func TestFW4Config(t *testing.T) {
 	l := layout("wlbtest-", Options{ISPs: 3})
 	golden(t, "fw4-network", fw4Network(l.ISPs))
-	fw := fw4Firewall(l.ISPs, []fw4PortForward{{isp: l.ISPs[1], port: 9000}})
+	fw := fw4Firewall(l.ISPs, []fw4PortForward{{isp: l.ISPs[1], port: 9000}}, false)
 	golden(t, "fw4-firewall", fw)
 	// What the lab promises, independent of the golden file.
 	for _, want := range []string{"list network 'wan1'", "list network 'wan3'", "option masq '1'", "option mtu_fix '1'",

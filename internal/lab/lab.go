@@ -93,6 +93,17 @@ type Options struct {
 	// masquerade: the lab then adds no iptables rule in the router.
 	// PortForward adds fw4 redirects. See FW4, FW4Up and FW4ConfigDir.
 	FW4 FW4Runner
+	// IPv6 dual-stacks the lab (see ipv6.go): 2001:db8::/32 on the ISP
+	// side, a ULA on the LAN, and masquerade6 in the router (fw4's masq6
+	// with FW4).
+	IPv6 bool
+	// IPv6Routed makes the IPv6 of an IPv6 lab routed instead: no
+	// masquerade6 in the router; ISP k routes the LAN prefix
+	// 2001:db8:(30+k)::/64 to it and forwards only that prefix and its WAN
+	// link (ingress filtering, as ISPs do), the client holds an address
+	// from each prefix, and the router has a source-specific default route
+	// per prefix (as netifd installs for delegated prefixes).
+	IPv6Routed bool
 }
 
 // fixedPrefix is what Options.Prefix must look like; autoPrefix refuses
@@ -161,6 +172,7 @@ func New(opts Options) (_ *Lab, err error) {
 	if opts.ConnectTimeout == 0 {
 		opts.ConnectTimeout = DefaultConnectTimeout
 	}
+	opts.IPv6 = opts.IPv6 || opts.IPv6Routed
 	prefix := opts.Prefix
 	if prefix == "" {
 		prefix = fmt.Sprintf("wlb%dx%d-", os.Getpid(), labCounter.Add(1))
@@ -290,6 +302,9 @@ func (l *Lab) build() error {
 			"net/ipv6/conf/all/disable_ipv6":     "1",
 			"net/ipv6/conf/default/disable_ipv6": "1",
 		}
+		if l.opts.IPv6 {
+			ipv6Sysctls(s, ns == l.Router || ispNS[ns])
+		}
 		switch {
 		case ns == l.Router:
 			s["net/ipv4/ip_forward"] = "1"
@@ -372,6 +387,12 @@ func (l *Lab) build() error {
 					return fmt.Errorf("lab: configure %s: %w", ns, err)
 				}
 			}
+		}
+	}
+
+	if l.opts.IPv6 {
+		if err := l.build6(); err != nil {
+			return err
 		}
 	}
 
@@ -529,7 +550,7 @@ func (l *Lab) ISPOf(remote string) int {
 	}
 	a = a.Unmap()
 	for _, isp := range l.ISPs {
-		if isp.PublicAddr == a {
+		if isp.PublicAddr == a || isp.PublicAddr6() == a {
 			return isp.Index
 		}
 	}

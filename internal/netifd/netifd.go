@@ -1,6 +1,7 @@
 // Package netifd asks OpenWrt's netifd (over ubus, with package ubus: no
 // process is started) for a logical interface's state: its L3 device,
-// default gateway, whether it is up, and the DNS servers it learned.
+// default gateway (IPv4 and IPv6), whether it is up, and the DNS servers it
+// learned.
 //
 // The reply read here is what netifd's netifd_dump_status (ubus.c) answers
 // to `network.interface.<name> status`: "up", "pending", "available",
@@ -44,6 +45,14 @@ type Interface struct {
 	// Addrs are "ipv4-address" (address and mask): the web UI listens on
 	// them for a `ui.listen` of the form <interface>:<port>.
 	Addrs []netip.Prefix
+	// Default6 reports an IPv6 default route (target ::, mask 0), active or
+	// inactive; Gateway6 is its nexthop, invalid for a device route. On
+	// OpenWrt the IPv6 side of an uplink is usually its own interface
+	// (wan6), with a link-local nexthop from router advertisements.
+	Default6 bool
+	Gateway6 netip.Addr
+	// Addrs6 are "ipv6-address": the addresses the interface holds.
+	Addrs6 []netip.Prefix
 }
 
 // ErrNotFound is returned (wrapped) by Client.Status when netifd has no
@@ -139,13 +148,16 @@ type status struct {
 	Proto    string   `json:"proto"`
 	Route    []route  `json:"route"`
 	DNS      []string `json:"dns-server"`
-	IPv4     []struct {
-		Address string `json:"address"`
-		Mask    int    `json:"mask"`
-	} `json:"ipv4-address"`
+	IPv4     []addr   `json:"ipv4-address"`
+	IPv6     []addr   `json:"ipv6-address"`
 	Inactive struct {
 		Route []route `json:"route"`
 	} `json:"inactive"`
+}
+
+type addr struct {
+	Address string `json:"address"`
+	Mask    int    `json:"mask"`
 }
 
 type route struct {
@@ -184,6 +196,14 @@ func Parse(name string, statusJSON []byte) (Interface, error) {
 		return Interface{}, fmt.Errorf("interface '%s': %w", name, err)
 	}
 	iface.Gateway = gw
+	gw6, found6, err := defaultRoute(s.Route, false)
+	if err == nil && !found6 {
+		gw6, found6, err = defaultRoute(s.Inactive.Route, false)
+	}
+	if err != nil {
+		return Interface{}, fmt.Errorf("interface '%s': %w", name, err)
+	}
+	iface.Default6, iface.Gateway6 = found6, gw6
 	for _, d := range s.DNS {
 		// netifd prints these with inet_ntop, so anything unparsable is a
 		// stand-in's mistake; DNS servers are not worth failing a WAN for.
@@ -198,6 +218,11 @@ func Parse(name string, statusJSON []byte) (Interface, error) {
 			iface.Addrs = append(iface.Addrs, netip.PrefixFrom(addr, a.Mask))
 		}
 	}
+	for _, a := range s.IPv6 {
+		if addr, err := netip.ParseAddr(a.Address); err == nil && addr.Is6() && addr.Zone() == "" && a.Mask >= 0 && a.Mask <= 128 {
+			iface.Addrs6 = append(iface.Addrs6, netip.PrefixFrom(addr, a.Mask))
+		}
+	}
 	return iface, nil
 }
 
@@ -205,12 +230,18 @@ func Parse(name string, statusJSON []byte) (Interface, error) {
 // first among equals, as the kernel picks) and returns its nexthop, which is
 // invalid for a device route. found reports whether there was such a route.
 func defaultGateway(routes []route) (gw netip.Addr, found bool, err error) {
+	return defaultRoute(routes, true)
+}
+
+// defaultRoute is defaultGateway for either family: the default route
+// (0.0.0.0/0 or ::/0) with the lowest metric, and its nexthop.
+func defaultRoute(routes []route, v4 bool) (gw netip.Addr, found bool, err error) {
 	best := -1
 	bestMetric := 0
 	for i, r := range routes {
 		target, err := netip.ParseAddr(r.Target)
-		if err != nil || !target.Is4() || !target.IsUnspecified() || r.Mask != 0 {
-			continue // IPv6 routes and anything else that is not 0.0.0.0/0
+		if err != nil || target.Is4() != v4 || !target.IsUnspecified() || r.Mask != 0 {
+			continue // the other family, and anything that is not a default route
 		}
 		m := 0
 		if r.Metric != nil {
@@ -225,8 +256,12 @@ func defaultGateway(routes []route) (gw netip.Addr, found bool, err error) {
 	}
 	nh := routes[best].Nexthop
 	a, err := netip.ParseAddr(nh)
-	if err != nil || !a.Is4() {
-		return netip.Addr{}, true, fmt.Errorf("default route nexthop '%s' is not an IPv4 address", nh)
+	if err != nil || a.Is4() != v4 || a.Zone() != "" {
+		fam := "IPv4"
+		if !v4 {
+			fam = "IPv6"
+		}
+		return netip.Addr{}, true, fmt.Errorf("default route nexthop '%s' is not an %s address", nh, fam)
 	}
 	if a.IsUnspecified() {
 		return netip.Addr{}, true, nil // point-to-point: a device route

@@ -59,7 +59,8 @@ func TestParse(t *testing.T) {
 			name: "pppoe via peer",
 			file: "pppoe.json",
 			want: Interface{Name: "wan", Up: true, Proto: "pppoe", Device: "pppoe-wan",
-				Gateway: netip.MustParseAddr("198.18.2.1"), DNS: addrs("198.18.2.53", "198.18.2.54"), Addrs: prefixes("198.18.2.20/32")},
+				Gateway: netip.MustParseAddr("198.18.2.1"), DNS: addrs("198.18.2.53", "198.18.2.54"), Addrs: prefixes("198.18.2.20/32"),
+				Addrs6: prefixes("fe80::1c2d:3e4f:5a6b:7c8d/128")},
 		},
 		{
 			name: "pppoe with a device default route",
@@ -72,13 +73,15 @@ func TestParse(t *testing.T) {
 			want: Interface{Name: "wan", Proto: "dhcp"},
 		},
 		{
-			// IPv6 default route and DNS server skipped; of two IPv4
+			// The IPv6 default route is the IPv6 side's; the IPv6 DNS
+			// server is skipped; of two IPv4
 			// default routes the lower metric wins; a /24 route is no
 			// default route.
 			name: "4g qmi",
 			file: "wwan_qmi.json",
 			want: Interface{Name: "wan", Up: true, Proto: "qmi", Device: "wwan0",
-				Gateway: netip.MustParseAddr("198.18.4.73"), DNS: addrs("198.18.4.53", "198.18.4.54"), Addrs: prefixes("198.18.4.77/29")},
+				Gateway: netip.MustParseAddr("198.18.4.73"), DNS: addrs("198.18.4.53", "198.18.4.54"), Addrs: prefixes("198.18.4.77/29"),
+				Default6: true, Gateway6: netip.MustParseAddr("2001:db8:4::1"), Addrs6: prefixes("2001:db8:4::77/128")},
 		},
 		{
 			name: "minimal up, no routes, odd dns entries skipped",
@@ -95,7 +98,20 @@ func TestParse(t *testing.T) {
 		{
 			name: "ipv6-only default route",
 			json: `{"up": true, "l3_device": "eth1", "route": [{"target": "::", "mask": 0, "nexthop": "fe80::1", "source": "::/0"}]}`,
-			want: Interface{Name: "wan", Up: true, Device: "eth1"},
+			want: Interface{Name: "wan", Up: true, Device: "eth1", Default6: true, Gateway6: netip.MustParseAddr("fe80::1")},
+		},
+		{
+			// OpenWrt's wan6: DHCPv6 with prefix delegation, source-specific
+			// default routes via the link-local router.
+			name: "dhcpv6 wan6",
+			file: "wan6_dhcpv6.json",
+			want: Interface{Name: "wan", Up: true, Proto: "dhcpv6", Device: "eth1", Default6: true, Gateway6: netip.MustParseAddr("fe80::1"),
+				Addrs6: prefixes("2001:db8:0:1::1a2b/128", "2001:db8:0:1:21a:2bff:fe3c:4d5e/64")},
+		},
+		{
+			name: "ipv6 device default route",
+			json: `{"up": true, "l3_device": "pppoe-wan", "inactive": {"route": [{"target": "::", "mask": 0, "nexthop": "::", "source": "::/0"}]}}`,
+			want: Interface{Name: "wan", Up: true, Device: "pppoe-wan", Default6: true},
 		},
 	}
 	for _, tc := range tests {
@@ -128,6 +144,8 @@ func TestParseErrors(t *testing.T) {
 		{"device too long", `{"up": true, "l3_device": "abcdefghijklmnop"}`, "l3_device"},
 		{"bad nexthop", `{"up": true, "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "banana"}]}`, "nexthop 'banana'"},
 		{"ipv6 nexthop on ipv4 route", `{"up": true, "route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "fe80::1"}]}`, "nexthop 'fe80::1'"},
+		{"ipv4 nexthop on ipv6 route", `{"up": true, "route": [{"target": "::", "mask": 0, "nexthop": "198.18.1.1"}]}`, "nexthop '198.18.1.1' is not an IPv6 address"},
+		{"zoned ipv6 nexthop", `{"up": true, "route": [{"target": "::", "mask": 0, "nexthop": "fe80::1%eth1"}]}`, "nexthop 'fe80::1%eth1'"},
 		{"bad inactive nexthop", `{"up": true, "inactive": {"route": [{"target": "0.0.0.0", "mask": 0, "nexthop": "x"}]}}`, "nexthop 'x'"},
 	}
 	for _, tc := range tests {

@@ -24,6 +24,7 @@ func TestStatusRealUbusd(t *testing.T) {
 	files := map[string]string{
 		"wan": "dhcp_up.json", "wanb": "pppoe_ptp.json", "wwan": "wwan_qmi.json",
 		"wanc": "down.json", "wand": "dhcp_nodefaultroute.json", "wane": "pppoe.json",
+		"wan6": "wan6_dhcpv6.json",
 	}
 	var entries []map[string]any
 	want := map[string]netifd.Interface{}

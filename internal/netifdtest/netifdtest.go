@@ -73,6 +73,9 @@ func render(name string, iface netifd.Interface) (status, error) {
 	if iface.Gateway.IsValid() && !iface.Gateway.Is4() {
 		return status{}, fmt.Errorf("netifdtest: interface '%s': gateway %s is not IPv4", name, iface.Gateway)
 	}
+	if iface.Gateway6.IsValid() && (!iface.Gateway6.Is6() || iface.Gateway6.Zone() != "") {
+		return status{}, fmt.Errorf("netifdtest: interface '%s': gateway6 %s is not IPv6 without a zone", name, iface.Gateway6)
+	}
 	s := status{Up: iface.Up, Available: true, Autostart: true, Proto: iface.Proto}
 	if !iface.Up {
 		return s, nil
@@ -94,6 +97,15 @@ func render(name string, iface netifd.Interface) (status, error) {
 		up.Route = append(up.Route, route{Target: "0.0.0.0", Nexthop: iface.Gateway.String(), Source: "0.0.0.0/0"})
 	case iface.Device != "":
 		up.Route = append(up.Route, route{Target: "0.0.0.0", Nexthop: "0.0.0.0", Source: "0.0.0.0/0"})
+	}
+	switch {
+	case iface.Gateway6.IsValid():
+		up.Route = append(up.Route, route{Target: "::", Nexthop: iface.Gateway6.String(), Source: "::/0"})
+	case iface.Default6:
+		up.Route = append(up.Route, route{Target: "::", Nexthop: "::", Source: "::/0"})
+	}
+	for _, a := range iface.Addrs6 {
+		up.IPv6Address = append(up.IPv6Address, map[string]any{"address": a.Addr().String(), "mask": a.Bits()})
 	}
 	for _, d := range iface.DNS {
 		up.DNSServer = append(up.DNSServer, d.String())

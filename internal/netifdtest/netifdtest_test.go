@@ -35,6 +35,9 @@ func TestServeRoundTrip(t *testing.T) {
 		"wanb": {Up: true, Proto: "pppoe", Device: "pppoe-wanb", DNS: addrs("198.18.2.53")},
 		"wwan": {Up: true, Device: "wwan0", Gateway: netip.MustParseAddr("198.18.4.73")},
 		"wanc": {Proto: "dhcp", Device: "eth3"}, // down: netifd prints no l3_device
+		"wan6": {Up: true, Proto: "dhcpv6", Device: "eth1", Default6: true, Gateway6: netip.MustParseAddr("fe80::1"),
+			Addrs6: []netip.Prefix{netip.MustParsePrefix("2001:db8:0:1::1a2b/128")}},
+		"wanb6": {Up: true, Proto: "dhcpv6", Device: "pppoe-wanb", Default6: true},
 	}
 	run := netifdtest.Serve(t, ow, ns, ifaces)
 	c := netifd.Client{Socket: filepath.Join(run, "ubus", "ubus.sock"), Timeout: 10 * time.Second}
@@ -71,9 +74,10 @@ func TestServeRoundTrip(t *testing.T) {
 
 func TestRejects(t *testing.T) {
 	for name, ifaces := range map[string]map[string]netifd.Interface{
-		"bad name":     {"wan;reboot": {}},
-		"bad device":   {"wan": {Up: true, Device: "eth1 x"}},
-		"ipv6 gateway": {"wan": {Up: true, Device: "eth1", Gateway: netip.MustParseAddr("fe80::1")}},
+		"bad name":      {"wan;reboot": {}},
+		"bad device":    {"wan": {Up: true, Device: "eth1 x"}},
+		"ipv6 gateway":  {"wan": {Up: true, Device: "eth1", Gateway: netip.MustParseAddr("fe80::1")}},
+		"ipv4 gateway6": {"wan6": {Up: true, Device: "eth1", Gateway6: netip.MustParseAddr("198.18.1.1")}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if js, err := netifdtest.DumpJSON(ifaces); err == nil {

@@ -344,10 +344,15 @@ func TestHotplug(t *testing.T) {
 		{"ifup", "wan", false, false}, // daemon not running
 		{"iflink", "wan", true, false},
 		{"ifup", "", true, false},
+		{"ifup", "wan6", true, true},     // the IPv6 side of wan, by default
+		{"ifdown", "lte_v6", true, true}, // wanb's interface6
+		{"ifup", "wanb6", true, false},   // wanb names another interface6
+		{"ifup", "lan6", true, false},
+		{"ifup", "x'; touch /tmp/p; '", true, false},
 	} {
 		for _, sh := range shells() {
 			s := newSandbox(t)
-			s.config("wanlb", "config globals 'globals'\n\nconfig wan 'wan'\n\nconfig wan 'wanb'\n")
+			s.config("wanlb", "config globals 'globals'\n\nconfig wan 'wan'\n\nconfig wan 'wanb'\n\toption interface6 'lte_v6'\n")
 			env := []string{"ACTION=" + tc.action, "INTERFACE=" + tc.iface}
 			if tc.running {
 				env = append(env, "RUNNING=1")

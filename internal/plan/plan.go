@@ -21,6 +21,12 @@ type WANState struct {
 	Carrier bool         // the device is up and has carrier
 	Online  bool         // online detection says the WAN reaches the internet
 	DNS     []netip.Addr // DNS servers learned on this WAN (netifd: DHCP, PPP or static 'option dns')
+	// The IPv6 side: Has6 when the WAN has one now (an IPv6 default route
+	// from netifd, or gateway6 in the config), by Device6 via Gateway6
+	// (invalid: a device route).
+	Has6     bool
+	Device6  string
+	Gateway6 netip.Addr
 }
 
 // Input is everything Compute looks at.
@@ -67,10 +73,12 @@ type Group struct {
 	Buckets []string
 }
 
-// RuleGroup is an enabled policy rule and where its traffic goes now.
+// RuleGroup is an enabled policy rule and where its traffic goes now:
+// Group for IPv4, Group6 for IPv6.
 type RuleGroup struct {
-	Rule  config.Rule
-	Group Group
+	Rule   config.Rule
+	Group  Group
+	Group6 Group
 }
 
 // WAN is one WAN as the data plane sees it.
@@ -88,6 +96,10 @@ type WAN struct {
 	Standby bool    // held back by a link backup entry
 	Active  bool    // receives new connections now
 	Share   float64 // of the default traffic
+	// Has6: the WAN carries IPv6 too, by Device6 via Gateway6.
+	Has6     bool
+	Device6  string
+	Gateway6 netip.Addr
 }
 
 // Plan is the complete decision for one moment.
@@ -97,7 +109,10 @@ type Plan struct {
 	AppOptimized bool
 	WANs         []WAN // enabled WANs with a known device, file order
 	Default      Group
-	Rules        []RuleGroup // enabled rules, file order
+	// Default6 is Default for IPv6: over the WANs with an IPv6 side, Main
+	// when no WAN has one (IPv6 is then left to the main table).
+	Default6 Group
+	Rules    []RuleGroup // enabled rules, file order
 	// Engaged lists the link backup entries whose backups carry traffic,
 	// so that with revert 0 they keep it after the primaries recover.
 	Engaged []string
@@ -130,7 +145,11 @@ func Compute(in Input) *Plan {
 		}
 		carrier[w.Name] = st.Carrier
 		usable[w.Name] = st.Carrier && (st.Online || w.Detection == config.DetectAlwaysOnline)
-		p.WANs = append(p.WANs, WAN{Name: w.Name, Device: st.Device, Gateway: st.Gateway, DNS: st.DNS, Usable: usable[w.Name]})
+		pw := WAN{Name: w.Name, Device: st.Device, Gateway: st.Gateway, DNS: st.DNS, Usable: usable[w.Name]}
+		if w.IPv6 && st.Has6 && st.Device6 != "" {
+			pw.Has6, pw.Device6, pw.Gateway6 = true, st.Device6, st.Gateway6
+		}
+		p.WANs = append(p.WANs, pw)
 	}
 	assignMarks(p, in.Prev, in.Marks)
 
@@ -177,8 +196,10 @@ func Compute(in Input) *Plan {
 		p.Rules = append(p.Rules, RuleGroup{Rule: r, Group: g})
 	}
 
+	ipv6Groups(c, p, usable, carrier, standby)
+
 	active := map[string]bool{}
-	for _, g := range append([]Group{p.Default}, ruleGroups(p.Rules)...) {
+	for _, g := range append([]Group{p.Default, p.Default6}, ruleGroups(p.Rules)...) {
 		for _, m := range g.Members {
 			active[m.WAN] = true
 		}
@@ -202,9 +223,9 @@ func Compute(in Input) *Plan {
 }
 
 func ruleGroups(rs []RuleGroup) []Group {
-	out := make([]Group, len(rs))
-	for i, r := range rs {
-		out[i] = r.Group
+	out := make([]Group, 0, 2*len(rs))
+	for _, r := range rs {
+		out = append(out, r.Group, r.Group6)
 	}
 	return out
 }

@@ -1,0 +1,56 @@
+package config
+
+import (
+	"net/netip"
+
+	"github.com/wanlb/wanlb/internal/uciconf"
+)
+
+// ipv6 reads a wan section's IPv6 options: the IPv6 side of the uplink,
+// which OpenWrt names '<section>6' in netifd (wan/wan6, wanb/wanb6).
+func (w *WAN) ipv6(r *section) {
+	w.IPv6 = r.oneOf("ipv6") != "off"
+	w.Interface6 = r.str("interface6")
+	if w.Interface6 == "" {
+		w.Interface6 = w.Name + "6"
+	} else if !ValidInterface(w.Interface6) {
+		r.fail("interface6", w.Interface6, "must be a netifd interface name (letters, digits and '_')")
+	}
+	w.Device6 = r.str("device6")
+	if w.Device6 != "" && !ValidDevice(w.Device6) {
+		r.fail("device6", w.Device6, "must be a network device name (letters, digits, '_', '.', '-', at most 15)")
+	}
+	if g, ok := r.value("gateway6"); ok && g != "" {
+		a, err := netip.ParseAddr(g)
+		switch {
+		case err != nil:
+			r.fail("gateway6", g, "must be an IPv6 address")
+		case a.Zone() != "":
+			// The route names the device; a zone would be a second,
+			// possibly different, one.
+			r.fail("gateway6", g, "must not carry a zone; set device6 for a link-local gateway")
+		case !a.Is6() || a.Is4In6():
+			r.fail("gateway6", g, "must be an IPv6 address (the IPv4 next hop is gateway)")
+		case a.IsUnspecified() || a.IsMulticast():
+			r.fail("gateway6", g, "must be a unicast address")
+		default:
+			w.Gateway6 = a
+		}
+	}
+}
+
+// ValidInterface reports whether s is a netifd interface name wanlb asks
+// about: a UCI section name of /etc/config/network.
+func ValidInterface(s string) bool { return uciconf.ValidName(s) }
+
+// families reports which IP families a list of address matches holds.
+func families(ms []AddrMatch) (v4, v6 bool) {
+	for _, m := range ms {
+		if m.Is6() {
+			v6 = true
+		} else {
+			v4 = true
+		}
+	}
+	return v4, v6
+}

@@ -1,0 +1,117 @@
+package plan
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/wanlb/wanlb/internal/config"
+)
+
+// v6 gives the named WANs of c an IPv6 side in states s.
+func v6(c *config.Config, s map[string]WANState, names ...string) {
+	for i := range c.WANs {
+		c.WANs[i].IPv6 = true
+	}
+	for _, n := range names {
+		w := s[n]
+		w.Has6, w.Device6, w.Gateway6 = true, w.Device, netip.MustParseAddr("fe80::1")
+		s[n] = w
+	}
+}
+
+// IPv6 is balanced over the WANs with an IPv6 side, and fails over with
+// their state exactly as IPv4 does.
+func TestIPv6Groups(t *testing.T) {
+	tests := []struct {
+		name       string
+		wans       []string
+		states     []string
+		has6       []string
+		lastResort config.LastResort
+		rules      []config.Rule
+		want4      string
+		want6      string
+		wantRules6 []string
+	}{
+		{name: "no IPv6 uplink: main", wans: []string{"w1:3", "w2:1"}, states: []string{"w1", "w2"},
+			lastResort: config.LastResortUnreachable, want4: "w1=0.75 w2=0.25", want6: "main",
+			rules: []config.Rule{{ID: "r", Enabled: true, WANs: []string{"w2"}}}, wantRules6: []string{"main"}},
+		{name: "both", wans: []string{"w1:3", "w2:1"}, states: []string{"w1", "w2"}, has6: []string{"w1", "w2"},
+			want4: "w1=0.75 w2=0.25", want6: "w1=0.75 w2=0.25"},
+		{name: "one has IPv6", wans: []string{"w1:3", "w2:1"}, states: []string{"w1", "w2"}, has6: []string{"w2"},
+			want4: "w1=0.75 w2=0.25", want6: "w2=1.00"},
+		{name: "only IPv6 WAN offline: kept while it has carrier, as IPv4 would", wans: []string{"w1", "w2"}, states: []string{"w1", "-w2"}, has6: []string{"w2"},
+			lastResort: config.LastResortUnreachable, want4: "w1=1.00", want6: "w2=1.00"},
+		{name: "IPv6 WAN without carrier", wans: []string{"w1", "w2"}, states: []string{"w1", "!w2"}, has6: []string{"w2"},
+			lastResort: config.LastResortUnreachable, want4: "w1=1.00", want6: "unreachable"},
+		{name: "failover", wans: []string{"w1:3", "w2:1"}, states: []string{"-w1", "w2"}, has6: []string{"w1", "w2"},
+			want4: "w2=1.00", want6: "w2=1.00"},
+		{name: "rules", wans: []string{"w1", "w2"}, states: []string{"w1", "w2"}, has6: []string{"w1"},
+			rules: []config.Rule{
+				{ID: "a", Enabled: true, WANs: []string{"w2"}, Fallback: true},
+				{ID: "b", Enabled: true, WANs: []string{"w2"}},
+				{ID: "c", Enabled: true, WANs: []string{"w1", "w2"}},
+			},
+			want4: "w1=0.50 w2=0.50", want6: "w1=1.00", wantRules6: []string{"w1=1.00", "blackhole", "w1=1.00"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cfg(tt.wans...)
+			if tt.lastResort != "" {
+				c.Globals.LastResort = tt.lastResort
+			}
+			c.Rules = tt.rules
+			s := st(tt.states...)
+			v6(c, s, tt.has6...)
+			p := Compute(Input{Config: c, States: s, Now: monday})
+			if got := shares(p.Default); got != tt.want4 {
+				t.Errorf("IPv4 default = %s, want %s", got, tt.want4)
+			}
+			if got := shares(p.Default6); got != tt.want6 {
+				t.Errorf("IPv6 default = %s, want %s", got, tt.want6)
+			}
+			for i, w := range tt.wantRules6 {
+				if got := shares(p.Rules[i].Group6); got != w {
+					t.Errorf("rule %d IPv6 = %s, want %s", i, got, w)
+				}
+			}
+			for _, w := range p.WANs {
+				want := false
+				for _, n := range tt.has6 {
+					want = want || n == w.Name
+				}
+				if w.Has6 != want || (want && (w.Device6 == "" || !w.Gateway6.IsValid())) {
+					t.Errorf("%s: Has6 %v dev6 %q gw6 %v", w.Name, w.Has6, w.Device6, w.Gateway6)
+				}
+			}
+		})
+	}
+}
+
+// In routed mode IPv6 is left to the main table's source-specific routes.
+func TestIPv6Routed(t *testing.T) {
+	c := cfg("w1", "w2")
+	c.Globals.IPv6Mode = config.IPv6Routed
+	c.Rules = []config.Rule{{ID: "r", Enabled: true, WANs: []string{"w2"}}}
+	s := st("w1", "w2")
+	v6(c, s, "w1", "w2")
+	p := Compute(Input{Config: c, States: s, Now: monday})
+	if shares(p.Default6) != "main" || shares(p.Rules[0].Group6) != "main" {
+		t.Errorf("routed: IPv6 default %s, rule %s; want main", shares(p.Default6), shares(p.Rules[0].Group6))
+	}
+	if !p.WANs[0].Has6 || shares(p.Default) != "w1=0.50 w2=0.50" {
+		t.Errorf("routed mode changed the IPv4 plan or dropped the IPv6 sides: %+v", p)
+	}
+}
+
+// ipv6 'off' keeps a WAN's IPv6 side out even when netifd has one.
+func TestIPv6Off(t *testing.T) {
+	c := cfg("w1", "w2")
+	s := st("w1", "w2")
+	v6(c, s, "w1", "w2")
+	c.WANs[0].IPv6 = false
+	p := Compute(Input{Config: c, States: s, Now: monday})
+	if p.WANs[0].Has6 || shares(p.Default6) != "w2=1.00" {
+		t.Errorf("w1 Has6 %v, IPv6 default %s", p.WANs[0].Has6, shares(p.Default6))
+	}
+}
