@@ -180,7 +180,7 @@ func carrierRun(t testing.TB, l *lab.Lab, d *daemonRun, w *nftWatch) (rules, con
 // returns.
 func carrierConfig(l *lab.Lab) string {
 	slow := strings.ReplaceAll(targets, "'manual'\n", "'manual'\n\toption interval '2'\n\toption up '1'\n")
-	return labWANs(l, map[int]string{1: slow, 2: slow})
+	return labWANs(l, map[int]string{1: slow, 2: slow}) + "config link_backup\n\tlist primary 'wan1'\n\tlist backup 'wan2'\n"
 }
 
 // TestCarrierPathToRules measures link down → new rules in place and
