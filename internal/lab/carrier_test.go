@@ -174,7 +174,9 @@ func carrierRun(t testing.TB, l *lab.Lab, d *daemonRun, w *nftWatch) (rules, con
 	return rules, conn
 }
 
-// carrierConfig is two balanced WANs probed every 2 s with up 1: probes
+// carrierConfig is wan1 backed up by wan2 (the usual failover setup: the
+// carrier loss also engages the backup, which the daemon records in its
+// state file), both probed every 2 s with up 1: probes
 // alone would need 3 rounds (6 s) to notice anything, so the carrier path
 // is the link event's alone, and wan1 is back one round after its carrier
 // returns.
@@ -223,7 +225,7 @@ func BenchmarkCarrierPath(b *testing.B) {
 	fmt.Fprintf(&r, "  runs (rules): %s\n", durList(ds))
 	fmt.Fprintf(&r, "  (T0: just before the ISP's side of the WAN veth is set down over netlink; T1: the router namespace's first\n"+
 		"   nftables commit after T0, as `nft monitor` prints it; the connection is the LAN client's first dial after that commit.\n"+
-		"   Two balanced WANs probed every 2 s (down 3), so the link event alone acts.)")
+		"   Primary wan1 with backup wan2 (link backup), probed every 2 s (down 3), so the link event alone acts.)")
 	report(b, fmt.Sprintf("Carrier loss to new rules, median of %d runs", runs), r.String())
 }
 
