@@ -75,7 +75,7 @@ func BenchmarkDetection(b *testing.B) {
 	for _, traffic := range []bool{false, true} {
 		per[traffic] = make([][]time.Duration, len(kindTargets))
 		for i := 0; i < runs; i++ {
-			took := kindRun(b, kl, kd, traffic, rand.N(200*time.Millisecond), 20*time.Second)
+			took, _ := kindRun(b, kl, kd, traffic, rand.N(200*time.Millisecond), 20*time.Second)
 			for k, d := range took {
 				if d == 0 {
 					b.Fatalf("%s alone: not offline within 20s", kindTargets[k].kind)
