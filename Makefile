@@ -83,7 +83,8 @@ qemu:
 
 # Benchmarks in the lab (root): sizes, apply cost against per-rule iptables
 # calls, distribution of weights, forwarding throughput, the daemon's RSS and
-# CPU, failover and recovery times (medians of repeated runs), the daemon's
+# CPU, failover and recovery times (medians of repeated runs), the carrier
+# path (link down to new rules), detection per profile and per target kind, the daemon's
 # memory under a flood of its web UI (~8 minutes).
 # Prints every table and writes the same figures to BENCHMARKS.md.
 BENCH = $(GO) test -count=1 -run '^$$' -timeout 20m ./internal/lab -bench
@@ -97,6 +98,8 @@ bench: deps packages
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkFootprint$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkFailover$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkIPv6$$' -benchtime 1x
+	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkCarrierPath$$' -benchtime 1x
+	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkDetection$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkUIFlood$$' -benchtime 1x
 	@echo; echo "wrote BENCHMARKS.md"
 

@@ -100,6 +100,9 @@ func (v *validator) wan(s *uciconf.Section) (WAN, bool) {
 		MaxLatency:  time.Duration(r.integer("max_latency")) * time.Millisecond,
 		MaxLoss:     r.integer("max_loss"),
 	}
+	if !r.isSet("timeout") {
+		w.Timeout = DefaultTimeout(w.Interval)
+	}
 	if len(s.Name) > 32 {
 		r.fail("", s.Name, "section name is longer than 32 characters")
 	}

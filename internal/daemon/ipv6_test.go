@@ -16,7 +16,7 @@ func TestLoopIPv6Side(t *testing.T) {
 	if err := h.client().Hotplug("ifup", "wan1"); err != nil {
 		t.Fatal(err)
 	}
-	if w, ok := h.dp.last().WAN("wan1"); !ok || w.Has6 {
+	if w, ok := h.dp.Last().WAN("wan1"); !ok || w.Has6 {
 		t.Fatalf("wan1 has an IPv6 side before netifd knows wan16: %+v", w)
 	}
 	// wan2's gateway6 is in the config: an IPv6 side on its IPv4 device.
@@ -25,7 +25,7 @@ func TestLoopIPv6Side(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.eventually("wan2's IPv6 side from the config", func() bool {
-		w, _ := h.dp.last().WAN("wan2")
+		w, _ := h.dp.Last().WAN("wan2")
 		return w.Has6 && w.Device6 == "wan2" && w.Gateway6 == netip.MustParseAddr("fe80::99")
 	})
 
@@ -39,10 +39,10 @@ func TestLoopIPv6Side(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.eventually("wan1's IPv6 side after ifup wan16", func() bool {
-		w, _ := h.dp.last().WAN("wan1")
+		w, _ := h.dp.Last().WAN("wan1")
 		return w.Has6 && w.Device6 == "pppoe-wan1" && w.Gateway6 == netip.MustParseAddr("fe80::1")
 	})
-	if g := h.dp.last().Default6; len(g.Members) != 2 {
+	if g := h.dp.Last().Default6; len(g.Members) != 2 {
 		t.Errorf("IPv6 default group %+v, want both WANs", g)
 	}
 	set6(false, "fe80::1")
@@ -50,7 +50,7 @@ func TestLoopIPv6Side(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.eventually("wan1's IPv6 side gone after ifdown wan16", func() bool {
-		w, _ := h.dp.last().WAN("wan1")
+		w, _ := h.dp.Last().WAN("wan1")
 		return !w.Has6
 	})
 }

@@ -44,7 +44,10 @@ func (d *Daemon) replan(why string) {
 	now := d.clock.Now()
 	p := plan.Compute(plan.Input{Config: d.cfg, States: d.states(), Prev: d.prev, Marks: d.adopted, Now: now})
 	d.prev = p
-	d.saveEngaged(p)
+	// The state file (link backup memory, fsync'd) is written once the
+	// kernel has the plan: a lost carrier's new rules must not wait for
+	// a disk.
+	defer d.saveEngaged(p)
 	// The apply's duration is measured on the system clock: it is a
 	// figure for /metrics, not a decision.
 	start := time.Now()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/lab"
 	"github.com/wanlb/wanlb/internal/labtest"
 )
@@ -133,7 +134,7 @@ func BenchmarkFailover(b *testing.B) {
 		{"blackhole, defaults (interval 1, down 3)", "", func(l *lab.Lab) error { return l.Blackhole(1) },
 			"<= " + wanlbBound(time.Second, time.Second, 3).String()},
 		{"blackhole, fast (interval 0.2, down 3)", "\toption interval '0.2'\n", func(l *lab.Lab) error { return l.Blackhole(1) },
-			"<= " + wanlbBound(200*time.Millisecond, time.Second, 3).String()},
+			"<= " + wanlbBound(200*time.Millisecond, config.DefaultTimeout(200*time.Millisecond), 3).String()},
 	}
 	var r strings.Builder
 	fmt.Fprintf(&r, "  %-42s %9s %9s %10s\n", "", "detect", "bound", "recover")

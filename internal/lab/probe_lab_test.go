@@ -223,7 +223,7 @@ func probeLabDNS(t *testing.T, l *lab.Lab) {
 
 // probeLabHTTP serves HTTP on 198.18.100.1:8080 in the internet namespace
 // (the whoami server on port 80 does not speak HTTP).
-func probeLabHTTP(t *testing.T, l *lab.Lab) {
+func probeLabHTTP(t testing.TB, l *lab.Lab) {
 	t.Helper()
 	var ln net.Listener
 	err := l.Do(l.Internet, func() error {

@@ -86,6 +86,8 @@ func TestWebUI(t *testing.T) {
 
 	// Log in (a wrong password first), look at every page.
 	step("pages")
+	// The detection dialog's timeout follows a new interval.
+	step("timeout")
 
 	// The LAN may scrape /metrics without a session: real probe counts.
 	// The connection is opened inside the client namespace (net/http would

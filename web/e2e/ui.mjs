@@ -72,6 +72,23 @@ const steps = {
     await shot('status-phone');
   },
 
+  // The detection dialog keeps an unset-style timeout in step with the
+  // interval (two intervals, at most 1 s), and leaves one the user typed.
+  async timeout() {
+    await loggedIn();
+    await open('online-detection', '#od-table');
+    await page.click('#od-edit-wan1');
+    await page.waitForSelector('#od-form');
+    assert.equal(await page.inputValue('#od-timeout'), '1');
+    await page.fill('#od-interval', '0.2');
+    assert.equal(await page.inputValue('#od-timeout'), '0.4');
+    log('interval 0.2:', await page.textContent('#od-estimate'));
+    assert.match(await page.textContent('#od-estimate'), /within 1 s/);
+    await page.fill('#od-timeout', '0.5');
+    await page.fill('#od-interval', '0.3');
+    assert.equal(await page.inputValue('#od-timeout'), '0.5');
+  },
+
   // Weights 3:1 on the Load Balancing page.
   async weights() {
     await loggedIn();

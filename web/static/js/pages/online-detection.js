@@ -119,6 +119,18 @@ export function editDetection(cfg, name) {
       ? `A dead line is noticed within ${+(d * i + t).toFixed(1)} s; a recovered one is used again after ${+(u * i).toFixed(1)} s.` : '';
   };
   const body = h('div', { class: 'cbi-section-node', id: 'od-form' }, modeRow, manualRows, probeRows, estimate);
+  // An unset timeout follows the interval (two intervals, at most 1 s,
+  // as the daemon reads it); the page always writes the field, so keep a
+  // timeout that still holds the old interval's default in step with a
+  // new interval instead of fixing the old one.
+  const defTimeout = i => +Math.max(0.1, Math.min(1, 2 * i)).toFixed(3);
+  let lastInterval = Number(val('interval'));
+  inputs.interval.addEventListener('input', () => {
+    const i = Number(val('interval'));
+    if (!(i > 0)) return;
+    if (Number(val('timeout')) === defTimeout(lastInterval)) inputs.timeout.value = String(defTimeout(i));
+    lastInterval = i;
+  });
   body.addEventListener('input', sync);
   body.addEventListener('change', sync);
   sync();
