@@ -139,8 +139,10 @@ func status(runDir string, asJSON bool, env Env) int {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f ms\t%.0f%%\t%s\t%s\t%s\n", w.Label, w.State, role, w.Share, w.RTTms, w.LossPct,
 			time.Since(w.Since).Round(time.Second), w.Device, w.Gateway)
+		status6Row(tw, w)
 	}
 	tw.Flush()
+	status6Notes(env.Stdout, s)
 	if s.Backend != "" {
 		fmt.Fprintf(env.Stdout, "firewall backend: %s\n", s.Backend)
 	}

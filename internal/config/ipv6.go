@@ -9,7 +9,9 @@ import (
 // ipv6 reads a wan section's IPv6 options: the IPv6 side of the uplink,
 // which OpenWrt names '<section>6' in netifd (wan/wan6, wanb/wanb6).
 func (w *WAN) ipv6(r *section) {
-	w.IPv6 = r.oneOf("ipv6") != "off"
+	v := r.oneOf("ipv6")
+	w.IPv6 = v != "off"
+	w.IPv6Translated = v == "on"
 	w.Interface6 = r.str("interface6")
 	if w.Interface6 == "" {
 		w.Interface6 = w.Name + "6"

@@ -82,6 +82,7 @@ type Daemon struct {
 	links    map[string]linkmon.Link     // by device
 	ifaces   map[string]netifd.Interface // by WAN name, from netifd
 	ifaces6  map[string]netifd.Interface // the IPv6 sides (interface6), by WAN name
+	masq6    masq6Check                  // whose IPv6 sides the firewall translates
 	prev     *plan.Plan                  // the last computed plan
 	adopted  map[string]uint32           // mark indexes by WAN name a previous run left in the kernel
 	applied  *plan.Plan                  // the last plan the kernel accepted

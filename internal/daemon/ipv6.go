@@ -7,6 +7,7 @@ import (
 
 	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/netifd"
+	"github.com/wanlb/wanlb/internal/tracker"
 )
 
 // A WAN's IPv6 side: OpenWrt runs it as its own netifd interface (wan6
@@ -69,3 +70,6 @@ func (d *Daemon) side6(w *config.WAN) (bool, string, netip.Addr) {
 	}
 	return has && dev != "", dev, gw
 }
+
+// tracker6 judges w's IPv6 side: its IPv4 tracker for now.
+func (d *Daemon) tracker6(wan string) *tracker.Tracker { return d.trackers[wan] }

@@ -10,6 +10,7 @@ import (
 
 // states is the plan's view of every WAN now.
 func (d *Daemon) states() map[string]plan.WANState {
+	d.refreshMasq6()
 	out := map[string]plan.WANState{}
 	for i := range d.cfg.WANs {
 		w := &d.cfg.WANs[i]
@@ -30,6 +31,9 @@ func (d *Daemon) states() map[string]plan.WANState {
 			DNS:     ifc.DNS,
 		}
 		st.Has6, st.Device6, st.Gateway6 = d.side6(w)
+		if d.masq6.skip[w.Name] != "" {
+			st.Has6 = false // see masq6.go
+		}
 		out[w.Name] = st
 	}
 	return out
@@ -106,6 +110,10 @@ func (d *Daemon) armSchedule(now time.Time) {
 // of another process; the check is cheap (a generation number over
 // netlink while nothing changed), the re-apply one transaction.
 func (d *Daemon) repair() {
+	if d.refreshMasq6() {
+		d.replan("firewall config")
+		return
+	}
 	if d.desired == nil || d.kernel.DataPlane.Intact(d.desired) {
 		return
 	}
