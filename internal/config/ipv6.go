@@ -56,3 +56,15 @@ func families(ms []AddrMatch) (v4, v6 bool) {
 	}
 	return v4, v6
 }
+
+// Is6 reports whether t probes over IPv6: an IPv6 address (ICMP, the DNS
+// server) or an IPv6 literal as the host of a tcp:// or http(s):// target.
+// A host name is probed over IPv4: its probes judge the WAN's IPv4 side.
+func (t Target) Is6() bool {
+	switch t.Kind {
+	case TargetICMP, TargetDNS:
+		return t.Addr.Is6() && !t.Addr.Is4In6()
+	}
+	a, err := netip.ParseAddr(t.Host)
+	return err == nil && a.Is6() && !a.Is4In6()
+}

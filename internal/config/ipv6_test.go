@@ -130,3 +130,19 @@ func TestIPv6Problems(t *testing.T) {
 		})
 	}
 }
+
+func TestTargetIs6(t *testing.T) {
+	for s, want := range map[string]bool{
+		"198.18.0.1": false, "2001:db8::1": true, "dns://198.18.0.53": false, "dns://[2001:db8::53]/x": true,
+		"tcp://[2001:db8::1]:80": true, "tcp://198.18.0.1:80": false, "tcp://example.org:80": false,
+		"http://[2001:db8::1]:8080/": true, "https://example.org/": false, "http://198.18.0.1/": false,
+	} {
+		tg, err := ParseTarget(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.Is6() != want {
+			t.Errorf("%s: Is6 %v", s, !want)
+		}
+	}
+}

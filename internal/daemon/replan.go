@@ -31,6 +31,7 @@ func (d *Daemon) states() map[string]plan.WANState {
 			DNS:     ifc.DNS,
 		}
 		st.Has6, st.Device6, st.Gateway6 = d.side6(w)
+		d.state6(w, &st)
 		if d.masq6.skip[w.Name] != "" {
 			st.Has6 = false // see masq6.go
 		}
@@ -67,6 +68,7 @@ func (d *Daemon) replan(why string) {
 		d.log.Info(fmt.Sprintf("applied (%s) in %s; %s", why, took.Round(time.Millisecond), shares(p)))
 	}
 	d.deleteConntrack(d.applied, p)
+	d.deleteConntrack6(d.applied, p)
 	d.applied = p
 	d.armSchedule(now)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/plan"
+	"github.com/wanlb/wanlb/internal/webui"
 )
 
 // WAN6Status is the IPv6 side of a WAN in the status: the same five
@@ -61,4 +62,15 @@ func member(g plan.Group, wan string) (bool, float64) {
 		}
 	}
 	return false, 0
+}
+
+// metrics6 is w's IPv6 side for /metrics, nil when it has none.
+func (d *Daemon) metrics6(w *config.WAN) *webui.WAN6Metrics {
+	s := d.status6(w)
+	if s == nil {
+		return nil
+	}
+	t := d.tracker6(w.Name)
+	return &webui.WAN6Metrics{State: s.State, Active: s.Active, Share: s.Share, RTTSeconds: t.RTT().Seconds(), LossRatio: t.Loss() / 100,
+		StateChanges: d.stateChanges6[w.Name], Probes: d.probes6[w.Name], ProbesOK: d.probesOK6[w.Name]}
 }
