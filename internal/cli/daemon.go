@@ -16,6 +16,7 @@ import (
 	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/daemon"
 	"github.com/wanlb/wanlb/internal/dataplane"
+	"github.com/wanlb/wanlb/internal/prefix6"
 )
 
 // daemonCmd runs the daemon until SIGTERM or SIGINT (which remove wanlb's
@@ -49,7 +50,7 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	}
 	defer closeFn()
 	log.Info("firewall backend: " + dp.Backend())
-	k := daemon.Kernel{DataPlane: dp}
+	k := daemon.Kernel{DataPlane: dp, Prefixes: prefix6.System{}}
 	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level, Version: Version}
 	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers;
 	// it is asked over the ubusd socket rpcd logins use.

@@ -63,6 +63,9 @@ type Kernel struct {
 	Links linkmon.Source
 	// Probe sends one probe; nil means probe.Probe.
 	Probe monitor.ProbeFunc
+	// Prefixes are the LAN's IPv6 addresses routed mode deprecates on
+	// failover; nil: it does not.
+	Prefixes Prefixes
 }
 
 // Daemon is the running service.
@@ -79,19 +82,16 @@ type Daemon struct {
 	cfg      *config.Config
 	problems []config.Problem
 	trackers map[string]*tracker.Tracker
-	// trackers6 judge the IPv6 sides probed on their own (probing6.go).
-	trackers6 map[string]*tracker.Tracker
-	links     map[string]linkmon.Link     // by device
-	ifaces    map[string]netifd.Interface // by WAN name, from netifd
-	ifaces6   map[string]netifd.Interface // the IPv6 sides (interface6), by WAN name
-	masq6     masq6Check                  // whose IPv6 sides the firewall translates
-	prev      *plan.Plan                  // the last computed plan
-	adopted   map[string]uint32           // mark indexes by WAN name a previous run left in the kernel
-	applied   *plan.Plan                  // the last plan the kernel accepted
-	desired   *dataplane.Desired          // of the last successful apply, for the repair check
-	monitor   *monitor.Monitor
-	schedule  Timer
-	hooks     sync.WaitGroup
+	links    map[string]linkmon.Link     // by device
+	ifaces   map[string]netifd.Interface // by WAN name, from netifd
+	ifaces6  map[string]netifd.Interface // the IPv6 sides (interface6), by WAN name
+	prev     *plan.Plan                  // the last computed plan
+	adopted  map[string]uint32           // mark indexes by WAN name a previous run left in the kernel
+	applied  *plan.Plan                  // the last plan the kernel accepted
+	desired  *dataplane.Desired          // of the last successful apply, for the repair check
+	monitor  *monitor.Monitor
+	schedule Timer
+	hooks    sync.WaitGroup
 	// hookCtx ends with the daemon: stop kills the hooks still running.
 	hookCtx   context.Context
 	stopHooks context.CancelFunc
@@ -104,16 +104,21 @@ type Daemon struct {
 
 	changes map[string][]StateChange // by WAN, the last MaxChanges
 	// Counters for /metrics.
-	stateChanges, probes, probesOK    map[string]int
-	stateChanges6, probes6, probesOK6 map[string]int // of the IPv6 sides probed on their own
-	applies, applyFailures            int
-	applyTime                         time.Duration
-	history                           map[string][]Sample // by WAN, the last HistoryLength samples
-	counters                          map[string]counters // last rx/tx byte counters, by WAN
-	ui                                atomic.Pointer[config.UI]
-	uiServers                         []*http.Server
-	uiListeners                       []net.Addr
-	uiAddrs                           []string
+	stateChanges, probes, probesOK map[string]int
+	applies, applyFailures         int
+	applyTime                      time.Duration
+	history                        map[string][]Sample // by WAN, the last HistoryLength samples
+	counters                       map[string]counters // last rx/tx byte counters, by WAN
+	ui                             atomic.Pointer[config.UI]
+	uiServers                      []*http.Server
+	uiListeners                    []net.Addr
+	uiAddrs                        []string
+
+	// The IPv6 sides: masq6.go, probing6.go, prefix6.go.
+	masq6                             masq6Check                  // whose IPv6 sides the firewall translates
+	trackers6                         map[string]*tracker.Tracker // the IPv6 sides probed on their own
+	stateChanges6, probes6, probesOK6 map[string]int              // their counters
+	deprecated6                       deprecated6                 // LAN addresses routed mode deprecated
 }
 
 // reloadMsg asks the state goroutine to re-read the config.
@@ -277,6 +282,7 @@ func (d *Daemon) stop() error {
 	d.monitor.Stop()
 	d.waitHooks()
 	d.stopUI()
+	d.steer6(nil)
 	if err := d.kernel.DataPlane.Flush(); err != nil {
 		return fmt.Errorf("flush on stop: %w", err)
 	}

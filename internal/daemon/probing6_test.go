@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -141,4 +142,20 @@ func TestSplitFamilies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sidesSnapshot names the WANs and their IPv6 sides in the status.
+func (d *Daemon) sidesSnapshot() []string {
+	v, err := d.ask(context.Background(), request{kind: "status"})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, w := range v.(Status).WANs {
+		out = append(out, w.Name)
+		if w.IPv6 != nil {
+			out = append(out, w.Name+suffix6)
+		}
+	}
+	return out
 }

@@ -69,6 +69,7 @@ func (d *Daemon) replan(why string) {
 	}
 	d.deleteConntrack(d.applied, p)
 	d.deleteConntrack6(d.applied, p)
+	d.steer6(p)
 	d.applied = p
 	d.armSchedule(now)
 }
@@ -112,6 +113,7 @@ func (d *Daemon) armSchedule(now time.Time) {
 // of another process; the check is cheap (a generation number over
 // netlink while nothing changed), the re-apply one transaction.
 func (d *Daemon) repair() {
+	d.steer6(d.applied) // netifd may have renewed a deprecated prefix
 	if d.refreshMasq6() {
 		d.replan("firewall config")
 		return
