@@ -16,7 +16,7 @@ export function ipv6Block(w) {
     ['Gateway', v.gateway || '—', 'gateway'],
     ['Latency (RTT)', fmtMs(v.rtt_ms), 'rtt'],
     ['Packet Loss', fmtPct(v.loss_pct), 'loss'],
-    ['Share of New IPv6 Connections', v.share != null ? fmtPct(v.share * 100) : '—', 'share'],
+    ['Share of New Connections', v.share != null ? fmtPct(v.share * 100) : '—', 'share'],
   ];
   return h('div', { class: 'wan-ipv6', 'data-testid': 'wan-ipv6-' + n, 'data-state': v.state || 'unknown' },
     h('div', { class: 'changes-title' }, txt('span', '', 'IPv6 '), badge(v.state, 'wan6-state-' + n)),
