@@ -119,6 +119,7 @@ type Daemon struct {
 	trackers6                         map[string]*tracker.Tracker // the IPv6 sides probed on their own
 	stateChanges6, probes6, probesOK6 map[string]int              // their counters
 	deprecated6                       deprecated6                 // LAN addresses routed mode deprecated
+	stale6                            bool                        // an IPv6 side's state changed outside a replan
 }
 
 // reloadMsg asks the state goroutine to re-read the config.

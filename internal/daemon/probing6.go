@@ -72,9 +72,12 @@ func (d *Daemon) splitFamilies(specs []monitor.Spec) []monitor.Spec {
 			d.ensureTracker6(w)
 		}
 	}
-	for name := range d.trackers6 {
+	for name, t := range d.trackers6 {
 		if !probed6[name] {
 			delete(d.trackers6, name)
+			// Its side now follows the WAN's state: the plan must see
+			// that even when nothing else changes (the repair tick).
+			d.stale6 = d.stale6 || !t.Usable()
 		}
 	}
 	return out

@@ -159,3 +159,18 @@ func (d *Daemon) sidesSnapshot() []string {
 	}
 	return out
 }
+
+// A reload that takes the IPv6 targets away from a WAN whose IPv6 side was
+// offline: the side follows the WAN's (online) state again, without
+// waiting for another state change.
+func TestLoopIPv6TargetsRemoved(t *testing.T) {
+	h := startDaemon(t, dualWANs, nil)
+	h.pr.kill("wan1v6", true)
+	h.eventually("wan1's IPv6 side out", func() bool { return len(h.dp.last().Default6.Members) == 1 })
+	h.writeConfig(strings.Replace(dualWANs, "\tlist track '2001:db8:100::1'\n", "", 1))
+	if _, err := h.client().Reload(); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(RepairInterval)
+	h.eventually("wan1's IPv6 side back, following its IPv4", func() bool { return len(h.dp.last().Default6.Members) == 2 })
+}

@@ -114,8 +114,9 @@ func (d *Daemon) armSchedule(now time.Time) {
 // netlink while nothing changed), the re-apply one transaction.
 func (d *Daemon) repair() {
 	d.steer6(d.applied) // netifd may have renewed a deprecated prefix
-	if d.refreshMasq6() {
-		d.replan("firewall config")
+	if d.refreshMasq6() || d.stale6 {
+		d.stale6 = false
+		d.replan("firewall config or IPv6 probing changed")
 		return
 	}
 	if d.desired == nil || d.kernel.DataPlane.Intact(d.desired) {
