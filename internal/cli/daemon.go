@@ -16,6 +16,7 @@ import (
 	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/daemon"
 	"github.com/wanlb/wanlb/internal/dataplane"
+	"github.com/wanlb/wanlb/internal/prefix6"
 )
 
 // daemonCmd runs the daemon until SIGTERM or SIGINT (which remove wanlb's
@@ -49,7 +50,7 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	}
 	defer closeFn()
 	log.Info("firewall backend: " + dp.Backend())
-	k := daemon.Kernel{DataPlane: dp}
+	k := daemon.Kernel{DataPlane: dp, Prefixes: prefix6.System{}}
 	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level, Version: Version}
 	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers;
 	// it is asked over the ubusd socket rpcd logins use.
@@ -139,8 +140,10 @@ func status(runDir string, asJSON bool, env Env) int {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f ms\t%.0f%%\t%s\t%s\t%s\n", w.Label, w.State, role, w.Share, w.RTTms, w.LossPct,
 			time.Since(w.Since).Round(time.Second), w.Device, w.Gateway)
+		status6Row(tw, w)
 	}
 	tw.Flush()
+	status6Notes(env.Stdout, s)
 	if s.Backend != "" {
 		fmt.Fprintf(env.Stdout, "firewall backend: %s\n", s.Backend)
 	}

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/wanlb/wanlb/internal/config"
-	"github.com/wanlb/wanlb/internal/uciconf"
+	"github.com/wanlb/wanlb/internal/fwzone"
 )
 
 // masq6Warnings checks, in <configDir>/firewall, that in ipv6_mode
@@ -25,26 +25,17 @@ func masq6Warnings(configDir string, c *config.Config) []string {
 	if c.Globals.IPv6Mode != config.IPv6Translated {
 		return nil
 	}
-	f, err := uciconf.ReadFile(filepath.Join(configDir, "firewall"))
+	zones, err := fwzone.Read(filepath.Join(configDir, "firewall"))
 	if err != nil {
 		return nil // missing: no OpenWrt firewall; unreadable: firewallWarnings says so
 	}
-	zones := firewallZones(f)
 	var out []string
 	for _, w := range c.WANs {
-		if !w.Enabled || !w.IPv6 {
+		if !w.Enabled || !w.IPv6 || w.IPv6Translated {
 			continue
 		}
-		in := fwZonesOf(zones, w.Interface6)
-		if len(in) == 0 {
-			if parent, ok := fwDynamicParent(w.Interface6); ok {
-				in = fwZonesOf(zones, parent)
-			}
-		}
-		if len(in) == 0 {
-			in = fwZonesOf(zones, w.Name)
-		}
-		if len(in) == 0 || fwAnyMasq6(in) {
+		in := fwzone.Side6(zones, w.Interface6, w.Name)
+		if len(in) == 0 || fwzone.AnyMasq6(in) {
 			continue
 		}
 		out = append(out, config.Problem{Section: w.Name, Option: "ipv6", Warning: true, Msg: fmt.Sprintf(
@@ -53,13 +44,4 @@ func masq6Warnings(configDir string, c *config.Config) []string {
 				"set option ipv6 'off' for a WAN without IPv6)", w.Interface6)}.String())
 	}
 	return out
-}
-
-func fwAnyMasq6(zones []fwZone) bool {
-	for _, z := range zones {
-		if z.masq6 {
-			return true
-		}
-	}
-	return false
 }

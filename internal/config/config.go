@@ -109,10 +109,15 @@ type WAN struct {
 	MaxLoss     int // percent
 	// IPv6 is false with `option ipv6 'off'`: the WAN's IPv6 side is
 	// neither balanced nor routed by wanlb.
-	IPv6       bool
-	Interface6 string     // netifd interface of the IPv6 side; default <Name>6
-	Device6    string     // "" = ask netifd, else the IPv4 device
-	Gateway6   netip.Addr // invalid = ask netifd; often link-local
+	IPv6 bool
+	// IPv6Translated is true with `option ipv6 'on'`: the admin says the
+	// IPv6 side is translated (NPTv6, or a masquerade wanlb cannot see),
+	// so ipv6_mode 'translated' balances it without finding masq6 in the
+	// firewall config.
+	IPv6Translated bool
+	Interface6     string     // netifd interface of the IPv6 side; default <Name>6
+	Device6        string     // "" = ask netifd, else the IPv4 device
+	Gateway6       netip.Addr // invalid = ask netifd; often link-local
 }
 
 // DisplayName is the label shown to people.

@@ -9,7 +9,9 @@ import (
 // ipv6 reads a wan section's IPv6 options: the IPv6 side of the uplink,
 // which OpenWrt names '<section>6' in netifd (wan/wan6, wanb/wanb6).
 func (w *WAN) ipv6(r *section) {
-	w.IPv6 = r.oneOf("ipv6") != "off"
+	v := r.oneOf("ipv6")
+	w.IPv6 = v != "off"
+	w.IPv6Translated = v == "on"
 	w.Interface6 = r.str("interface6")
 	if w.Interface6 == "" {
 		w.Interface6 = w.Name + "6"
@@ -53,4 +55,16 @@ func families(ms []AddrMatch) (v4, v6 bool) {
 		}
 	}
 	return v4, v6
+}
+
+// Is6 reports whether t probes over IPv6: an IPv6 address (ICMP, the DNS
+// server) or an IPv6 literal as the host of a tcp:// or http(s):// target.
+// A host name is probed over IPv4: its probes judge the WAN's IPv4 side.
+func (t Target) Is6() bool {
+	switch t.Kind {
+	case TargetICMP, TargetDNS:
+		return t.Addr.Is6() && !t.Addr.Is4In6()
+	}
+	a, err := netip.ParseAddr(t.Host)
+	return err == nil && a.Is6() && !a.Is4In6()
 }

@@ -23,6 +23,7 @@ config wan 'wanb'
 	option ipv6 'off'
 config wan 'wanc'
 	option interface6 'lte_6'
+	option ipv6 'on'
 `)
 	if len(Errors(ps)) > 0 || c == nil {
 		t.Fatalf("problems: %s", lines(ps))
@@ -31,8 +32,11 @@ config wan 'wanc'
 		t.Errorf("ipv6_mode = %q", c.Globals.IPv6Mode)
 	}
 	w := c.WANs[0]
-	if !w.IPv6 || w.Interface6 != "wan6" || w.Device6 != "pppoe-wan" || w.Gateway6 != netip.MustParseAddr("fe80::1") {
+	if !w.IPv6 || w.IPv6Translated || w.Interface6 != "wan6" || w.Device6 != "pppoe-wan" || w.Gateway6 != netip.MustParseAddr("fe80::1") {
 		t.Errorf("wan: %+v", w)
+	}
+	if wc := c.WANs[2]; !wc.IPv6 || !wc.IPv6Translated {
+		t.Errorf("ipv6 'on': %+v", wc)
 	}
 	want := []struct {
 		kind TargetKind
@@ -92,7 +96,7 @@ config rule 'both'
 
 func TestIPv6Problems(t *testing.T) {
 	tests := []struct{ name, text, want string }{
-		{"ipv6 value", "config wan 'wan'\n\toption ipv6 'on'\n", "wanlb.wan.ipv6: must be one of: auto, off (got 'on')"},
+		{"ipv6 value", "config wan 'wan'\n\toption ipv6 'yes'\n", "wanlb.wan.ipv6: must be one of: auto, on, off (got 'yes')"},
 		{"ipv6_mode", "config globals 'globals'\n\toption ipv6_mode 'nat'\n", "wanlb.globals.ipv6_mode: must be one of: translated, routed (got 'nat')"},
 		{"gateway6 not an address", "config wan 'wan'\n\toption gateway6 'fe80::g'\n", "wanlb.wan.gateway6: must be an IPv6 address (got 'fe80::g')"},
 		{"gateway6 is IPv4", "config wan 'wan'\n\toption gateway6 '198.18.0.1'\n", "wanlb.wan.gateway6: must be an IPv6 address (the IPv4 next hop is gateway) (got '198.18.0.1')"},
@@ -124,5 +128,21 @@ func TestIPv6Problems(t *testing.T) {
 				t.Errorf("problems:\n%s\nwant:\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTargetIs6(t *testing.T) {
+	for s, want := range map[string]bool{
+		"198.18.0.1": false, "2001:db8::1": true, "dns://198.18.0.53": false, "dns://[2001:db8::53]/x": true,
+		"tcp://[2001:db8::1]:80": true, "tcp://198.18.0.1:80": false, "tcp://example.org:80": false,
+		"http://[2001:db8::1]:8080/": true, "https://example.org/": false, "http://198.18.0.1/": false,
+	} {
+		tg, err := ParseTarget(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.Is6() != want {
+			t.Errorf("%s: Is6 %v", s, !want)
+		}
 	}
 }

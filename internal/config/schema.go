@@ -107,7 +107,7 @@ var schema = []SectionSpec{
 		intOpt("up", 3, 1, MaxRounds, ""),
 		intOpt("max_latency", 0, 0, MaxLatencyMs, "ms"),
 		intOpt("max_loss", 0, 0, 100, "%"),
-		enum("ipv6", "auto", "auto", "off"),
+		enum("ipv6", "auto", "auto", "on", "off"),
 		str("interface6", ""),
 		str("device6", ""),
 		str("gateway6", ""),

@@ -63,6 +63,9 @@ type Kernel struct {
 	Links linkmon.Source
 	// Probe sends one probe; nil means probe.Probe.
 	Probe monitor.ProbeFunc
+	// Prefixes are the LAN's IPv6 addresses routed mode deprecates on
+	// failover; nil: it does not.
+	Prefixes Prefixes
 }
 
 // Daemon is the running service.
@@ -110,6 +113,13 @@ type Daemon struct {
 	uiServers                      []*http.Server
 	uiListeners                    []net.Addr
 	uiAddrs                        []string
+
+	// The IPv6 sides: masq6.go, probing6.go, prefix6.go.
+	masq6                             masq6Check                  // whose IPv6 sides the firewall translates
+	trackers6                         map[string]*tracker.Tracker // the IPv6 sides probed on their own
+	stateChanges6, probes6, probesOK6 map[string]int              // their counters
+	deprecated6                       deprecated6                 // LAN addresses routed mode deprecated
+	stale6                            bool                        // an IPv6 side's state changed outside a replan
 }
 
 // reloadMsg asks the state goroutine to re-read the config.
@@ -273,6 +283,7 @@ func (d *Daemon) stop() error {
 	d.monitor.Stop()
 	d.waitHooks()
 	d.stopUI()
+	d.steer6(nil)
 	if err := d.kernel.DataPlane.Flush(); err != nil {
 		return fmt.Errorf("flush on stop: %w", err)
 	}

@@ -11,8 +11,8 @@ import (
 
 // A WAN's IPv6 side: OpenWrt runs it as its own netifd interface (wan6
 // beside wan, with DHCPv6 or SLAAC on the same device, or on pppoe-wan),
-// named by the wan section's interface6. Its state follows the WAN's as
-// the probes judge it; only its device and gateway are its own.
+// named by the wan section's interface6. Its device and gateway are its
+// own; so is its state when it is probed on its own (probing6.go).
 
 // refreshNetifd6 asks netifd about w's IPv6 interface and reports whether
 // what the plan uses changed.

@@ -29,7 +29,7 @@ func (d *Daemon) probeSpecs() []monitor.Spec {
 		specs = append(specs, monitor.Spec{WAN: w.Name, Via: probe.Via{Mark: d.prev.MarkMask.Value(pw.Mark), Device: pw.Device},
 			Targets: targets, Interval: w.Interval, Timeout: w.Timeout})
 	}
-	return specs
+	return d.splitFamilies(specs)
 }
 
 // restartProbers stops every prober and starts one per probed WAN with
@@ -42,6 +42,9 @@ func (d *Daemon) restartProbers(ctx context.Context) {
 // generation (probing a mark or device no longer used) is dropped.
 func (d *Daemon) onRound(m monitor.Round) {
 	if m.Gen != d.monitor.Gen() {
+		return
+	}
+	if d.onRound6(m) {
 		return
 	}
 	t, ok := d.trackers[m.WAN]

@@ -10,6 +10,7 @@ import (
 
 // states is the plan's view of every WAN now.
 func (d *Daemon) states() map[string]plan.WANState {
+	d.refreshMasq6()
 	out := map[string]plan.WANState{}
 	for i := range d.cfg.WANs {
 		w := &d.cfg.WANs[i]
@@ -30,6 +31,10 @@ func (d *Daemon) states() map[string]plan.WANState {
 			DNS:     ifc.DNS,
 		}
 		st.Has6, st.Device6, st.Gateway6 = d.side6(w)
+		d.state6(w, &st)
+		if d.masq6.skip[w.Name] != "" {
+			st.Has6 = false // see masq6.go
+		}
 		out[w.Name] = st
 	}
 	return out
@@ -66,6 +71,8 @@ func (d *Daemon) replan(why string) {
 		d.log.Info(fmt.Sprintf("applied (%s) in %s; %s", why, took.Round(time.Millisecond), shares(p)))
 	}
 	d.deleteConntrack(d.applied, p)
+	d.deleteConntrack6(d.applied, p)
+	d.steer6(p)
 	d.applied = p
 	d.armSchedule(now)
 }
@@ -109,6 +116,12 @@ func (d *Daemon) armSchedule(now time.Time) {
 // of another process; the check is cheap (a generation number over
 // netlink while nothing changed), the re-apply one transaction.
 func (d *Daemon) repair() {
+	d.steer6(d.applied) // netifd may have renewed a deprecated prefix
+	if d.refreshMasq6() || d.stale6 {
+		d.stale6 = false
+		d.replan("firewall config or IPv6 probing changed")
+		return
+	}
 	if d.desired == nil || d.kernel.DataPlane.Intact(d.desired) {
 		return
 	}

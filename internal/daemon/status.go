@@ -38,6 +38,8 @@ type WANStatus struct {
 	TxBps   float64   `json:"tx_bps"`
 	// Changes are the WAN's last state changes, oldest first.
 	Changes []StateChange `json:"changes"`
+	// IPv6 is the WAN's IPv6 side while it has one (status6.go).
+	IPv6 *WAN6Status `json:"ipv6,omitempty"`
 }
 
 // StateChange is one transition of a WAN's state.
@@ -82,6 +84,7 @@ func (d *Daemon) status() Status {
 		}
 		ws.Address = firstIPv4(ws.Device)
 		ws.Changes = append([]StateChange{}, d.changes[w.Name]...)
+		ws.IPv6 = d.status6(&w)
 		s.WANs = append(s.WANs, ws)
 	}
 	return s

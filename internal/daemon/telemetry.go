@@ -111,6 +111,7 @@ func (d *Daemon) metrics() webui.Metrics {
 				wm.Active, wm.Share = pw.Active, pw.Share
 			}
 		}
+		wm.IPv6 = d.metrics6(w)
 		wm.RxBytes, _ = readCounter(d.device(w), "rx_bytes")
 		wm.TxBytes, _ = readCounter(d.device(w), "tx_bytes")
 		m.WANs = append(m.WANs, wm)

@@ -214,3 +214,19 @@ func (l *Lab) CountISPsAt(ns string, n int, addr string) (map[int]int, error) {
 	}
 	return counts, nil
 }
+
+// Blackhole6 makes ISP k drop every IPv6 packet it forwards while IPv4
+// goes on working, links up: an ISP whose IPv6 alone dies. Heal ends it.
+func (l *Lab) Blackhole6(k int) error {
+	isp, err := l.isp(k)
+	if err != nil {
+		return err
+	}
+	if !l.opts.IPv6 {
+		return fmt.Errorf("lab: blackhole IPv6 of ISP %d: the lab has no IPv6 (Options.IPv6)", k)
+	}
+	if _, err := l.Exec(isp.NS, "ip6tables", "-w", "-A", FaultChain, "-j", "DROP"); err != nil {
+		return fmt.Errorf("lab: blackhole IPv6 of ISP %d: %w", k, err)
+	}
+	return nil
+}

@@ -3,8 +3,9 @@ package plan
 import "github.com/wanlb/wanlb/internal/config"
 
 // ipv6Groups decides where new IPv6 connections go: the same decision as
-// for IPv4 (the WAN's IPv6 side follows the WAN's state), over the WANs
-// that have an IPv6 side. When no WAN has one, IPv6 is not wanlb's to
+// for IPv4, over the WANs whose IPv6 side is usable (its own state when it
+// is probed on its own, else the WAN's), so a WAN with working IPv4 and
+// dead IPv6 keeps its IPv4 and loses its IPv6. When no WAN has one, IPv6 is not wanlb's to
 // steer and every group is Main, so a router without IPv6 uplinks (or
 // with IPv6 through a tunnel wanlb does not manage) keeps its IPv6 as it
 // was, whatever last_resort says.
@@ -35,7 +36,10 @@ func ipv6Groups(c *config.Config, p *Plan, usable, carrier, standby map[string]b
 		}
 		return out
 	}
-	usable6 := both(usable, has6)
+	usable6 := map[string]bool{}
+	for _, w := range p.WANs {
+		usable6[w.Name] = w.Usable6
+	}
 	var candidates []string
 	for _, w := range p.WANs {
 		if usable6[w.Name] && !standby[w.Name] {
@@ -65,4 +69,13 @@ func ipv6Groups(c *config.Config, p *Plan, usable, carrier, standby map[string]b
 			r.Group6 = p.Default6
 		}
 	}
+}
+
+// usable6 is whether w's IPv6 side (present) can take new connections.
+func usable6(w config.WAN, st WANState) bool {
+	online := st.Online
+	if st.Probed6 {
+		online = st.Online6
+	}
+	return st.Carrier && (online || w.Detection == config.DetectAlwaysOnline)
 }

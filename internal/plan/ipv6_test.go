@@ -115,3 +115,51 @@ func TestIPv6Off(t *testing.T) {
 		t.Errorf("w1 Has6 %v, IPv6 default %s", p.WANs[0].Has6, shares(p.Default6))
 	}
 }
+
+// A WAN's IPv6 side probed on its own has its own state: dead IPv6 with
+// working IPv4 moves IPv6 only; dead IPv4 with working IPv6 moves IPv4
+// only. Unprobed, it follows the WAN's IPv4 state.
+func TestIPv6OwnState(t *testing.T) {
+	tests := []struct {
+		name         string
+		states       []string
+		probed6      map[string]bool // WAN: its IPv6 side online
+		want4, want6 string
+		usable6      []bool
+	}{
+		{name: "w1's IPv6 dead, its IPv4 fine", states: []string{"w1", "w2"}, probed6: map[string]bool{"w1": false, "w2": true},
+			want4: "w1=0.50 w2=0.50", want6: "w2=1.00", usable6: []bool{false, true}},
+		{name: "w1's IPv4 dead, its IPv6 fine", states: []string{"-w1", "w2"}, probed6: map[string]bool{"w1": true, "w2": true},
+			want4: "w2=1.00", want6: "w1=0.50 w2=0.50", usable6: []bool{true, true}},
+		{name: "unprobed IPv6 follows IPv4", states: []string{"-w1", "w2"},
+			want4: "w2=1.00", want6: "w2=1.00", usable6: []bool{false, true}},
+		{name: "no carrier: IPv6 online does not help", states: []string{"!w1", "w2"}, probed6: map[string]bool{"w1": true, "w2": true},
+			want4: "w2=1.00", want6: "w2=1.00", usable6: []bool{false, true}},
+		{name: "both IPv6 sides dead: kept on carrier, as IPv4 would", states: []string{"w1", "w2"}, probed6: map[string]bool{"w1": false, "w2": false},
+			want4: "w1=0.50 w2=0.50", want6: "w1=0.50 w2=0.50", usable6: []bool{false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cfg("w1", "w2")
+			s := st(tt.states...)
+			v6(c, s, "w1", "w2")
+			for n, on := range tt.probed6 {
+				w := s[n]
+				w.Probed6, w.Online6 = true, on
+				s[n] = w
+			}
+			p := Compute(Input{Config: c, States: s, Now: monday})
+			if got := shares(p.Default); got != tt.want4 {
+				t.Errorf("IPv4 default = %s, want %s", got, tt.want4)
+			}
+			if got := shares(p.Default6); got != tt.want6 {
+				t.Errorf("IPv6 default = %s, want %s", got, tt.want6)
+			}
+			for i, w := range p.WANs {
+				if w.Usable6 != tt.usable6[i] {
+					t.Errorf("%s: Usable6 %v, want %v", w.Name, w.Usable6, tt.usable6[i])
+				}
+			}
+		})
+	}
+}

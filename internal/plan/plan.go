@@ -27,6 +27,10 @@ type WANState struct {
 	Has6     bool
 	Device6  string
 	Gateway6 netip.Addr
+	// Probed6: the IPv6 side is judged by probes of its own, and Online6
+	// says whether it reaches the internet; otherwise it follows Online.
+	Probed6 bool
+	Online6 bool
 }
 
 // Input is everything Compute looks at.
@@ -100,6 +104,7 @@ type WAN struct {
 	Has6     bool
 	Device6  string
 	Gateway6 netip.Addr
+	Usable6  bool // Has6, carrier, and its IPv6 side online
 }
 
 // Plan is the complete decision for one moment.
@@ -148,6 +153,7 @@ func Compute(in Input) *Plan {
 		pw := WAN{Name: w.Name, Device: st.Device, Gateway: st.Gateway, DNS: st.DNS, Usable: usable[w.Name]}
 		if w.IPv6 && st.Has6 && st.Device6 != "" {
 			pw.Has6, pw.Device6, pw.Gateway6 = true, st.Device6, st.Gateway6
+			pw.Usable6 = usable6(w, st)
 		}
 		p.WANs = append(p.WANs, pw)
 	}

@@ -39,10 +39,16 @@ func timeout(t *testing.T, d time.Duration) context.Context {
 }
 
 func TestAutoTargets(t *testing.T) {
-	ts := AutoTargets()
+	t.Run("IPv4", func(t *testing.T) { testAutoTargets(t, AutoTargets, false) })
+	t.Run("IPv6", func(t *testing.T) { testAutoTargets(t, AutoTargets6, true) })
+}
+
+func testAutoTargets(t *testing.T, auto func() []config.Target, is6 bool) {
+	ts := auto()
 	if len(ts) != 4 {
-		t.Fatalf("AutoTargets has %d targets, want 4: %+v", len(ts), ts)
+		t.Fatalf("%d targets, want 4: %+v", len(ts), ts)
 	}
+	doc := netip.MustParsePrefix("2001:db8::/32")
 	kinds := map[config.TargetKind]int{}
 	seen := map[netip.Addr]bool{}
 	bench := netip.MustParsePrefix("198.18.0.0/15")
@@ -52,7 +58,9 @@ func TestAutoTargets(t *testing.T) {
 		switch {
 		case tg.Kind != config.TargetICMP && tg.Kind != config.TargetDNS:
 			t.Errorf("%s: kind %s, want icmp or dns", tg.Raw, tg.Kind)
-		case !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() || bench.Contains(a):
+		case tg.Is6() != is6 || a.Is6() != is6:
+			t.Errorf("%s: IPv6 %v, want %v", tg.Raw, tg.Is6(), is6)
+		case !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() || bench.Contains(a) || doc.Contains(a):
 			t.Errorf("%s: address %v is not a public unicast address", tg.Raw, a)
 		case seen[a]:
 			t.Errorf("%s: address %v listed twice", tg.Raw, a)
@@ -71,8 +79,8 @@ func TestAutoTargets(t *testing.T) {
 		t.Errorf("kinds %v, want 2 icmp and 2 dns", kinds)
 	}
 	ts[0].Raw = "changed"
-	if AutoTargets()[0].Raw == "changed" {
-		t.Error("AutoTargets returns shared state")
+	if auto()[0].Raw == "changed" {
+		t.Error("returns shared state")
 	}
 }
 

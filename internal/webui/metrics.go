@@ -30,6 +30,8 @@ type WANMetrics struct {
 	StateChanges int
 	Probes       int // probes sent
 	ProbesOK     int // probes answered in time
+	// IPv6 is the WAN's IPv6 side, nil when it has none (metrics6.go).
+	IPv6 *WAN6Metrics
 }
 
 var states = []string{"online", "offline", "connecting", "disconnecting", "disabled"}
@@ -95,6 +97,7 @@ func (m Metrics) Text() string {
 	perWAN("wanlb_wan_state_changes_total", "counter", "State changes since the daemon started.", func(w WANMetrics) float64 { return float64(w.StateChanges) })
 	perWAN("wanlb_wan_probes_total", "counter", "Probes sent.", func(w WANMetrics) float64 { return float64(w.Probes) })
 	perWAN("wanlb_wan_probes_ok_total", "counter", "Probes answered in time.", func(w WANMetrics) float64 { return float64(w.ProbesOK) })
+	m.text6(&b, family)
 	family("wanlb_applies_total", "counter", "Applies that changed the kernel.", func() { fmt.Fprintf(&b, "wanlb_applies_total %d\n", m.Applies) })
 	family("wanlb_apply_seconds_total", "counter", "Time spent in those applies.", func() { fmt.Fprintf(&b, "wanlb_apply_seconds_total %g\n", m.ApplySeconds) })
 	family("wanlb_apply_failures_total", "counter", "Applies the kernel refused.", func() { fmt.Fprintf(&b, "wanlb_apply_failures_total %d\n", m.ApplyFailures) })

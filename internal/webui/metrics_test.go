@@ -69,6 +69,12 @@ func TestMetrics(t *testing.T) {
 		{"wanlb_wan_receive_bytes_total", map[string]string{"wan": "wan"}, 1 << 40},
 		{"wanlb_wan_state_changes_total", map[string]string{"wan": "wanb"}, 1},
 		{"wanlb_wan_probes_ok_total", map[string]string{"wan": "wan"}, 114},
+		{"wanlb_wan6_state", map[string]string{"wan": "wan", "state": "offline"}, 1},
+		{"wanlb_wan6_state", map[string]string{"wan": "wan", "state": "online"}, 0},
+		{"wanlb_wan6_active", map[string]string{"wan": "wan"}, 0},
+		{"wanlb_wan6_rtt_seconds", map[string]string{"wan": "wan"}, 0.02},
+		{"wanlb_wan6_loss_ratio", map[string]string{"wan": "wan"}, 1},
+		{"wanlb_wan6_probes_ok_total", map[string]string{"wan": "wan"}, 50},
 		{"wanlb_applies_total", nil, 3},
 		{"wanlb_apply_seconds_total", nil, 0.042},
 	}
@@ -76,5 +82,9 @@ func TestMetrics(t *testing.T) {
 		if got := value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+	// A WAN without an IPv6 side has no wanlb_wan6_* samples.
+	if strings.Contains(w.Body.String(), `wanlb_wan6_share{wan="wanb"}`) {
+		t.Error("wanb has IPv6 metrics without an IPv6 side")
 	}
 }

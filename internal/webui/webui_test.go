@@ -34,7 +34,8 @@ func (b *fakeBackend) Reload(context.Context) (bool, []string, error) {
 func (b *fakeBackend) UI() config.UI { return b.ui }
 func (b *fakeBackend) Metrics(context.Context) (Metrics, error) {
 	return Metrics{Applies: 3, ApplySeconds: 0.042, WANs: []WANMetrics{
-		{Name: "wan", State: "online", Active: true, Share: 0.75, RTTSeconds: 0.012, LossRatio: 0.05, RxBytes: 1 << 40, TxBytes: 12345, StateChanges: 2, Probes: 120, ProbesOK: 114},
+		{Name: "wan", State: "online", Active: true, Share: 0.75, RTTSeconds: 0.012, LossRatio: 0.05, RxBytes: 1 << 40, TxBytes: 12345, StateChanges: 2, Probes: 120, ProbesOK: 114,
+			IPv6: &WAN6Metrics{State: "offline", Share: 0, RTTSeconds: 0.02, LossRatio: 1, StateChanges: 1, Probes: 60, ProbesOK: 50}},
 		{Name: "wanb", State: "offline", StateChanges: 1, Probes: 120},
 	}}, nil
 }

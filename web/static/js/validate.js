@@ -25,25 +25,63 @@ export const V = {
     const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
     return !!m && m.slice(1).every(p => Number(p) <= 255 && (p === '0' || p[0] !== '0'));
   },
-  ipv6(s) {
-    return /^[0-9a-fA-F:.]+$/.test(s) && (s.match(/:/g) || []).length >= 2 && (s.match(/::/g) || []).length <= 1;
+  // An IPv6 address without a zone, as netip.ParseAddr reads one.
+  ipv6: s => V.ipv6Groups(s) !== null,
+  // ipv6Groups is the eight 16-bit groups of an IPv6 address, or null.
+  ipv6Groups(s) {
+    if (typeof s !== 'string' || !/^[0-9a-fA-F:.]+$/.test(s)) return null;
+    const halves = s.split('::');
+    if (halves.length > 2) return null;
+    const part = h => {
+      if (h === '') return [];
+      const out = [];
+      const fs = h.split(':');
+      for (let i = 0; i < fs.length; i++) {
+        const f = fs[i];
+        if (i === fs.length - 1 && f.includes('.')) {
+          if (!V.ipv4(f)) return null;
+          const n = f.split('.').map(Number);
+          out.push(n[0] * 256 + n[1], n[2] * 256 + n[3]);
+        } else if (/^[0-9a-fA-F]{1,4}$/.test(f)) {
+          out.push(parseInt(f, 16));
+        } else {
+          return null;
+        }
+      }
+      return out;
+    };
+    const a = part(halves[0]), b = halves.length === 2 ? part(halves[1]) : [];
+    if (a === null || b === null) return null;
+    if (halves.length === 1) return a.length === 8 ? a : null;
+    const n = a.length + b.length;
+    return n > 7 ? null : [...a, ...new Array(8 - n).fill(0), ...b];
   },
+  // IPv4-mapped IPv6 (::ffff:198.18.0.1) is refused as the server does.
+  mapped: g => g.slice(0, 5).every(x => x === 0) && g[5] === 0xffff,
   ip: s => V.ipv4(s) || V.ipv6(s),
   host: s => /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(s),
   ipNum: s => s.split('.').reduce((a, p) => a * 256 + Number(p), 0),
 
-  // An IPv4 address, CIDR or a-b range (ParseAddrMatch).
+  // An IPv4 or IPv6 address, CIDR or a-b range (ParseAddrMatch).
   addr(s) {
+    const want = 'must be an IPv4 or IPv6 address, CIDR or range';
+    const v6 = a => { const g = V.ipv6Groups(a); return g && !V.mapped(g) ? g : null; };
     if (s.includes('-')) {
-      const [a, b, more] = s.split('-');
-      if (more !== undefined || !V.ipv4(a) || !V.ipv4(b)) return 'must be an IPv4 range like 198.18.0.10-198.18.0.20';
-      return V.ipNum(b) < V.ipNum(a) ? 'range ends before it starts' : '';
+      const i = s.indexOf('-'), a = s.slice(0, i), b = s.slice(i + 1);
+      const ga = v6(a), gb = v6(b);
+      if (!(V.ipv4(a) || ga) || !(V.ipv4(b) || gb)) return 'must be a range like 198.18.0.10-198.18.0.20 or 2001:db8::10-2001:db8::20';
+      if (V.ipv4(a) !== V.ipv4(b)) return 'range mixes IPv4 and IPv6';
+      if (V.ipv4(a)) return V.ipNum(b) < V.ipNum(a) ? 'range ends before it starts' : '';
+      const k = ga.findIndex((x, j) => x !== gb[j]);
+      return k >= 0 && gb[k] < ga[k] ? 'range ends before it starts' : '';
     }
     if (s.includes('/')) {
-      const [a, bits, more] = s.split('/');
-      return more === undefined && V.ipv4(a) && /^(\d|[12]\d|3[0-2])$/.test(bits) ? '' : 'must be an IPv4 address, CIDR or range';
+      const i = s.indexOf('/'), a = s.slice(0, i), bits = s.slice(i + 1);
+      if (!/^(0|[1-9]\d{0,2})$/.test(bits)) return want;
+      if (V.ipv4(a)) return Number(bits) <= 32 ? '' : want;
+      return v6(a) && Number(bits) <= 128 ? '' : want;
     }
-    return V.ipv4(s) ? '' : 'must be an IPv4 address, CIDR or range (IPv6 is not supported yet)';
+    return V.ipv4(s) || v6(s) ? '' : want;
   },
 
   ports(s) {
@@ -66,7 +104,8 @@ export const V = {
         const j = rest.indexOf('/');
         const server = j < 0 ? rest : rest.slice(0, j), name = j < 0 ? '' : rest.slice(j + 1);
         const m = /^(?:\[([^\]]+)\]|([\d.]+)):(\d+)$/.exec(server);
-        const ok = V.ip(server) || (m && V.ip(m[1] || m[2]) && Number(m[3]) <= 65535);
+        const bracketed = /^\[([^\]]+)\]$/.exec(server); // dns://[2001:db8::53]/name
+        const ok = V.ip(server) || (bracketed && V.ipv6(bracketed[1])) || (m && V.ip(m[1] || m[2]) && Number(m[3]) <= 65535);
         if (!ok) return 'dns target needs a server IP address: dns://SERVER[/NAME]';
         return name && !V.host(name) ? 'dns query name is not a host name' : '';
       }

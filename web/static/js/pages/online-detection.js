@@ -12,10 +12,10 @@ export const MODES = [['auto', 'Auto'], ['manual', 'Manual'], ['always_online', 
 // Manual targets by type; the track list keeps them as IP, dns://,
 // http(s):// and tcp:// strings.
 export const TARGETS = [
-  { key: 'ping', label: 'Ping', help: 'IP addresses, one per line: each gets an ICMP echo.', prefix: '', placeholder: '1.1.1.1\n8.8.8.8' },
-  { key: 'dns', label: 'DNS Lookup', help: 'DNS servers, one per line: SERVER or SERVER/NAME (an A query for NAME, the root by default). Any answer counts.', prefix: 'dns://', placeholder: '9.9.9.9\n1.0.0.1/example.com' },
+  { key: 'ping', label: 'Ping', help: 'IP addresses, one per line: each gets an ICMP echo. IPv6 addresses (2001:db8::1) judge the port\'s IPv6 side on its own.', prefix: '', placeholder: '1.1.1.1\n8.8.8.8\n2606:4700:4700::1111' },
+  { key: 'dns', label: 'DNS Lookup', help: 'DNS servers, one per line: SERVER or SERVER/NAME (an A query for NAME, the root by default); an IPv6 server in brackets: [2620:fe::fe]/example.com. Any answer counts.', prefix: 'dns://', placeholder: '9.9.9.9\n1.0.0.1/example.com' },
   { key: 'http', label: 'HTTP(S) URL', help: 'URLs, one per line: http:// or https://; a 2xx or 3xx answer counts. Use IP addresses: host names are resolved by the router, not through this WAN.', prefix: '', placeholder: 'http://198.18.0.1/health' },
-  { key: 'tcp', label: 'TCP', help: 'HOST:PORT, one per line: an established connection counts.', prefix: 'tcp://', placeholder: '1.1.1.1:443' },
+  { key: 'tcp', label: 'TCP', help: 'HOST:PORT, one per line, IPv6 in brackets ([2001:db8::1]:443): an established connection counts.', prefix: 'tcp://', placeholder: '1.1.1.1:443' },
 ];
 
 export function splitTrack(track) {
@@ -37,7 +37,7 @@ export function modeText(w) {
 
 export function targetsText(w) {
   if (w.detection === 'always_online') return 'none: online while the link is up';
-  if (w.detection === 'auto') return 'built in: ping 1.1.1.1, 8.8.8.8; DNS 9.9.9.9, 1.0.0.1';
+  if (w.detection === 'auto') return 'built in: ping 1.1.1.1, 8.8.8.8; DNS 9.9.9.9, 1.0.0.1; IPv6 side: ping 2606:4700:4700::1111, 2001:4860:4860::8888; DNS 2620:fe::fe, 2606:4700:4700::1001';
   return (w.track || []).join(', ') || '—';
 }
 

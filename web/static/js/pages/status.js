@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { alertBox, badge, h, pageHead, section, svg, txt } from '../dom.js';
 import { fmtDur, fmtMs, fmtPct, fmtRate, wanLabel } from '../format.js';
 import { POLL_MS, every, gen, setHostname } from '../router.js';
+import { ipv6Block } from './status6.js';
 
 export const SPAN_S = 600; // the charts show the last 10 minutes
 
@@ -83,6 +84,7 @@ export function wanCard(w, history, now) {
       badge(w.state, 'wan-state-' + n)),
     h('table', { class: 'kv' }, h('tbody', null, kv.map(([k, v, id]) =>
       h('tr', null, txt('th', '', k), txt('td', '', v, { 'data-testid': `wan-${id}-${n}` }))))),
+    ipv6Block(w),
     changes(n, w.changes || [], now),
     charts(n, samples, (history && history.interval_s) || 5, now));
 }
