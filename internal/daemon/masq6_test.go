@@ -83,7 +83,7 @@ func TestLoopMasq6(t *testing.T) {
 	h := startDaemon(t, wans, func(h *harness, _ *Kernel) {
 		os.WriteFile(filepath.Join(h.cfg, "firewall"), []byte(fw), 0o644)
 	})
-	if p := h.dp.last(); p.Default6.Action != plan.Main {
+	if p := h.dp.Last(); p.Default6.Action != plan.Main {
 		t.Fatalf("without masq6 the IPv6 default group is %+v, want main", p.Default6)
 	}
 	s := h.sync()
@@ -93,9 +93,9 @@ func TestLoopMasq6(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(h.cfg, "firewall"), []byte(fw+"\toption masq6 '1'\n"), 0o644)
-	h.dp.changes <- struct{}{} // as fw4's reload commits to nftables
+	h.dp.Changed() // as fw4's reload commits to nftables
 	h.eventually("IPv6 balanced once the firewall masquerades it", func() bool {
-		return len(h.dp.last().Default6.Members) == 2
+		return len(h.dp.Last().Default6.Members) == 2
 	})
 	s = h.sync()
 	for _, w := range s.WANs {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/wanlb/wanlb/internal/config"
@@ -19,47 +18,25 @@ var dualWANs = strings.NewReplacer("\tlist track '198.18.100.1'\n",
 	"option device 'wan1'\n", "option device 'wan1'\n\toption device6 'wan1v6'\n",
 	"option device 'wan2'\n", "option device 'wan2'\n\toption device6 'wan2v6'\n").Replace(probedWANs)
 
-// deleted6 records the marks whose IPv6 entries were deleted.
-var deleted6 struct {
-	sync.Mutex
-	m map[*fakeConntrack][]uint32
-}
-
-func (f *fakeConntrack) DeleteMarked6(mark, _ uint32) error {
-	deleted6.Lock()
-	defer deleted6.Unlock()
-	if deleted6.m == nil {
-		deleted6.m = map[*fakeConntrack][]uint32{}
-	}
-	deleted6.m[f] = append(deleted6.m[f], mark)
-	return nil
-}
-
-func (f *fakeConntrack) marks6() []uint32 {
-	deleted6.Lock()
-	defer deleted6.Unlock()
-	return slices.Clone(deleted6.m[f])
-}
-
 // A WAN's IPv4 and IPv6 health are judged apart: dead IPv6 with working
 // IPv4 moves the WAN's IPv6 only (and deletes its IPv6 connections only),
 // and the status and metrics say so; recovery brings it back.
 func TestLoopIPv6OwnHealth(t *testing.T) {
 	h := startDaemon(t, dualWANs, nil)
-	h.eventually("IPv6 balanced over both", func() bool { return len(h.dp.last().Default6.Members) == 2 })
-	wan1, _ := h.dp.last().WAN("wan1")
-	mark := h.dp.last().MarkMask.Value(wan1.Mark)
+	h.eventually("IPv6 balanced over both", func() bool { return len(h.dp.Last().Default6.Members) == 2 })
+	wan1, _ := h.dp.Last().WAN("wan1")
+	mark := h.dp.Last().MarkMask.Value(wan1.Mark)
 
 	h.pr.kill("wan1v6", true)
 	h.eventually("wan1's IPv6 side leaves the IPv6 group", func() bool {
-		g := h.dp.last().Default6
+		g := h.dp.Last().Default6
 		return len(g.Members) == 1 && g.Members[0].WAN == "wan2"
 	})
-	if p := h.dp.last(); len(p.Default.Members) != 2 || !h.usable("wan1") {
+	if p := h.dp.Last(); len(p.Default.Members) != 2 || !h.usable("wan1") {
 		t.Errorf("dead IPv6 took wan1's IPv4 too: %+v", p.Default)
 	}
-	h.eventually("wan1's IPv6 connections are deleted", func() bool { return slices.Equal(h.ct.marks6(), []uint32{mark}) })
-	if m := h.ct.marks(); len(m) != 0 {
+	h.eventually("wan1's IPv6 connections are deleted", func() bool { return slices.Equal(h.ct.Marks6(), []uint32{mark}) })
+	if m := h.ct.Marks(); len(m) != 0 {
 		t.Errorf("wan1's IPv4 connections deleted too: %v", m)
 	}
 	s := h.sync()
@@ -80,7 +57,7 @@ func TestLoopIPv6OwnHealth(t *testing.T) {
 	}
 
 	h.pr.kill("wan1v6", false)
-	h.eventually("wan1's IPv6 side is back", func() bool { return len(h.dp.last().Default6.Members) == 2 })
+	h.eventually("wan1's IPv6 side is back", func() bool { return len(h.dp.Last().Default6.Members) == 2 })
 	if s := h.sync(); s.WANs[0].IPv6.State != "online" || len(s.WANs[0].Changes) != 0 {
 		t.Errorf("after recovery: %+v, IPv4 changes %v", s.WANs[0].IPv6, s.WANs[0].Changes)
 	}
@@ -88,7 +65,7 @@ func TestLoopIPv6OwnHealth(t *testing.T) {
 	// Dead IPv4 with working IPv6: the other way round.
 	h.pr.kill("wan2", true)
 	h.eventually("wan2's IPv4 leaves, its IPv6 stays", func() bool {
-		p := h.dp.last()
+		p := h.dp.Last()
 		return len(p.Default.Members) == 1 && p.Default.Members[0].WAN == "wan1" && len(p.Default6.Members) == 2
 	})
 }
@@ -166,11 +143,11 @@ func (d *Daemon) sidesSnapshot() []string {
 func TestLoopIPv6TargetsRemoved(t *testing.T) {
 	h := startDaemon(t, dualWANs, nil)
 	h.pr.kill("wan1v6", true)
-	h.eventually("wan1's IPv6 side out", func() bool { return len(h.dp.last().Default6.Members) == 1 })
+	h.eventually("wan1's IPv6 side out", func() bool { return len(h.dp.Last().Default6.Members) == 1 })
 	h.writeConfig(strings.Replace(dualWANs, "\tlist track '2001:db8:100::1'\n", "", 1))
 	if _, err := h.client().Reload(); err != nil {
 		t.Fatal(err)
 	}
 	h.advance(RepairInterval)
-	h.eventually("wan1's IPv6 side back, following its IPv4", func() bool { return len(h.dp.last().Default6.Members) == 2 })
+	h.eventually("wan1's IPv6 side back, following its IPv4", func() bool { return len(h.dp.Last().Default6.Members) == 2 })
 }

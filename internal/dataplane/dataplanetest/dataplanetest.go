@@ -147,10 +147,27 @@ func (f *DataPlane) Flushed() bool {
 	return f.flushed
 }
 
-// Conntrack records the marks whose entries it was asked to delete.
+// Conntrack records the marks whose entries it was asked to delete: of
+// both families (DeleteMarked) or IPv6 only (DeleteMarked6).
 type Conntrack struct {
-	mu      sync.Mutex
-	deleted []uint32
+	mu       sync.Mutex
+	deleted  []uint32
+	deleted6 []uint32
+}
+
+// DeleteMarked6 records mark as deleted for IPv6 only.
+func (f *Conntrack) DeleteMarked6(mark, mask uint32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleted6 = append(f.deleted6, mark)
+	return nil
+}
+
+// Marks6 are the marks whose IPv6 entries alone were deleted, in order.
+func (f *Conntrack) Marks6() []uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.deleted6)
 }
 
 // DeleteMarked records mark.
