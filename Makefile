@@ -14,7 +14,7 @@ GCFLAGS := -tags nethttpomithttp2 -gcflags=all=-l
 # Unit-test packages: everything but the namespace lab and the demo, which need root
 # and a real kernel and so does not run under qemu-user.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/internal/lab$$' -e '/internal/demo$$')
-DEB_PKGS := iptables nftables busybox iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs iperf3 openssl
+DEB_PKGS := iptables nftables busybox iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs iperf3 openssl build-essential cmake pkg-config libjson-c-dev
 # OpenWrt's own fw4, ubus, rpcd, uci, opkg, apk-tools and pfSense's dpinger, built
 # from source by the openwrt-tools kit beside the repository (internal/openwrttest).
 OWT_KIT := $(wildcard ../shared/openwrt-tools/build)
@@ -47,6 +47,8 @@ deps:
 	@[ -d web/e2e/node_modules/playwright-core ] || (cd web/e2e && npm ci --no-audit --no-fund --loglevel=error)
 ifneq ($(OWT_KIT),)
 	@$(OWT_KIT) >/dev/null || { echo "openwrt-tools build failed"; $(OWT_KIT); }
+	@# OpenWrt's odhcpd for the lab's routed IPv6 test, from third_party/ (needs the kit's libubox and uci)
+	@scripts/build-odhcpd
 else
 	@echo "openwrt-tools kit not found beside the repository: tests of real OpenWrt parts will skip$(if $(filter true,$(CI)), (and fail in CI))"
 endif

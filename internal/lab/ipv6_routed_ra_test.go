@@ -23,17 +23,24 @@ import (
 	"github.com/wanlb/wanlb/internal/openwrttest"
 )
 
-// odhcpdPath is OpenWrt's odhcpd: $WANLB_ODHCPD, or the openwrt-tools kit's.
+// odhcpdPath is OpenWrt's odhcpd: $WANLB_ODHCPD, else the one `make deps`
+// builds from third_party/ (scripts/build-odhcpd), else the openwrt-tools
+// kit's.
 func odhcpdPath(t *testing.T) string {
 	t.Helper()
-	p := os.Getenv("WANLB_ODHCPD")
-	if p == "" {
-		p = openwrttest.Bin("odhcpd")
+	if p := os.Getenv("WANLB_ODHCPD"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			openwrttest.Unavailable(t, "WANLB_ODHCPD: "+err.Error())
+		}
+		return p
 	}
-	if _, err := exec.LookPath(p); err != nil {
-		openwrttest.Unavailable(t, "OpenWrt's odhcpd is not built (set WANLB_ODHCPD or add odhcpd to the openwrt-tools kit): "+err.Error())
+	for _, p := range []string{"/opt/wanlb-tools/bin/odhcpd", openwrttest.Bin("odhcpd")} {
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
 	}
-	return p
+	openwrttest.Unavailable(t, "OpenWrt's odhcpd is not built: run `make deps` (scripts/build-odhcpd) or set WANLB_ODHCPD")
+	return ""
 }
 
 // odhcpdConfig: router advertisements with SLAAC on the router's LAN
