@@ -92,6 +92,10 @@ type WAN struct {
 	Up          int
 	MaxLatency  time.Duration
 	MaxLoss     int // percent
+	// Passive: watch the WAN's own traffic; PassiveWindow is how long it
+	// may send with nothing coming back before a probe burst checks it.
+	Passive       bool
+	PassiveWindow time.Duration
 }
 
 // DisplayName is the label shown to people.

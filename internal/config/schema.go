@@ -106,6 +106,8 @@ var schema = []SectionSpec{
 		intOpt("up", 3, 1, MaxRounds, ""),
 		intOpt("max_latency", 0, 0, MaxLatencyMs, "ms"),
 		intOpt("max_loss", 0, 0, 100, "%"),
+		flag("passive", true),
+		secondsOpt("passive_window", 0.5, MinPassiveWindow.Seconds(), MaxPassiveWindow.Seconds()),
 	}},
 	{"link_backup", []Option{
 		flag("enabled", true),
@@ -134,6 +136,13 @@ var schema = []SectionSpec{
 
 // MinTimeout is the shortest probe timeout.
 const MinTimeout = 100 * time.Millisecond
+
+// Limits of passive_window: below 0.2 s a reply on a slow line may not
+// be back yet; above 10 s the watch no longer beats the probes.
+const (
+	MinPassiveWindow = 200 * time.Millisecond
+	MaxPassiveWindow = 10 * time.Second
+)
 
 var specIndex = func() map[string]map[string]Option {
 	idx := map[string]map[string]Option{}
