@@ -15,6 +15,7 @@ import (
 
 	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/daemon"
+	"github.com/wanlb/wanlb/internal/passive"
 	"github.com/wanlb/wanlb/internal/dataplane"
 )
 
@@ -49,7 +50,9 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	}
 	defer closeFn()
 	log.Info("firewall backend: " + dp.Backend())
-	k := daemon.Kernel{DataPlane: dp}
+	// Passive detection reads the devices' packet counters, which both
+	// firewall backends leave alike.
+	k := daemon.Kernel{DataPlane: dp, Counters: passive.ProcNetDev{}}
 	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level, Version: Version}
 	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers;
 	// it is asked over the ubusd socket rpcd logins use.

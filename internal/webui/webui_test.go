@@ -35,7 +35,7 @@ func (b *fakeBackend) UI() config.UI { return b.ui }
 func (b *fakeBackend) Metrics(context.Context) (Metrics, error) {
 	return Metrics{Applies: 3, ApplySeconds: 0.042, WANs: []WANMetrics{
 		{Name: "wan", State: "online", Active: true, Share: 0.75, RTTSeconds: 0.012, LossRatio: 0.05, RxBytes: 1 << 40, TxBytes: 12345, StateChanges: 2, Probes: 120, ProbesOK: 114},
-		{Name: "wanb", State: "offline", StateChanges: 1, Probes: 120},
+		{Name: "wanb", State: "offline", StateChanges: 1, Probes: 120, Offline: map[string]int{"traffic": 1}, Suspicions: 3, Cleared: 2},
 	}}, nil
 }
 
