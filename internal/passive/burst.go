@@ -11,37 +11,43 @@ import (
 // ProbeFunc sends one probe; probe.Probe is the real one.
 type ProbeFunc func(context.Context, probe.Via, config.Target) probe.Result
 
-// Burst confirms a suspicion: every target is probed at once, and a
-// target with no answer by half the timeout gets a second probe, so one
-// lost packet cannot fail it. It reports whether any target answered
-// within timeout, as soon as one does; none means the WAN is dead.
+// Tries is how many probes a burst sends each target at most, one every
+// timeout/Tries until one is answered: with 30% loss each way, a live
+// target then fails a burst about once in 15, three live targets all fail
+// it about once in 3000 bursts.
+const Tries = 4
+
+// Burst confirms a suspicion: every target is probed at once, and again
+// every timeout/Tries (or at once after a probe fails early) until it
+// answers, so lost packets cannot fail it. It reports whether any target
+// answered within timeout, as soon as one does; none means the WAN is dead.
 func Burst(ctx context.Context, fn ProbeFunc, via probe.Via, targets []config.Target, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ok := make(chan bool, 2*len(targets))
+	ok := make(chan bool, len(targets))
 	for _, t := range targets {
 		go func() {
-			first := make(chan bool, 2)
-			send := func() { first <- fn(ctx, via, t).OK }
+			results := make(chan bool, Tries)
+			send := func() { results <- fn(ctx, via, t).OK }
 			go send()
-			second := time.NewTimer(timeout / 2)
-			defer second.Stop()
+			tick := time.NewTicker(timeout / Tries)
+			defer tick.Stop()
 			pending, sent := 1, 1
 			for pending > 0 {
 				select {
-				case r := <-first:
+				case r := <-results:
 					pending--
 					if r {
 						ok <- true
 						return
 					}
-					if sent == 1 && ctx.Err() == nil {
-						sent, pending = 2, pending+1
+					if sent < Tries && ctx.Err() == nil {
+						sent, pending = sent+1, pending+1
 						go send()
 					}
-				case <-second.C:
-					if sent == 1 {
-						sent, pending = 2, pending+1
+				case <-tick.C:
+					if sent < Tries {
+						sent, pending = sent+1, pending+1
 						go send()
 					}
 				}
