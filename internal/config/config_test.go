@@ -45,7 +45,7 @@ func TestDefaults(t *testing.T) {
 	w := c.WANs[0]
 	if !w.Enabled || w.Label != "" || w.DisplayName() != "wan" || w.Weight != 1 || w.Detection != DetectAuto || w.Reliability != 1 ||
 		w.Interval != time.Second || w.Timeout != time.Second || w.Down != 3 || w.Up != 3 || w.MaxLatency != 0 || w.MaxLoss != 0 ||
-		!w.Passive || w.PassiveWindow != 500*time.Millisecond {
+		!w.Passive || w.PassiveWindow != 400*time.Millisecond {
 		t.Errorf("wan defaults: %+v", w)
 	}
 }

@@ -107,7 +107,7 @@ var schema = []SectionSpec{
 		intOpt("max_latency", 0, 0, MaxLatencyMs, "ms"),
 		intOpt("max_loss", 0, 0, 100, "%"),
 		flag("passive", true),
-		secondsOpt("passive_window", 0.5, MinPassiveWindow.Seconds(), MaxPassiveWindow.Seconds()),
+		secondsOpt("passive_window", 0.4, MinPassiveWindow.Seconds(), MaxPassiveWindow.Seconds()),
 	}},
 	{"link_backup", []Option{
 		flag("enabled", true),

@@ -20,7 +20,7 @@ import (
 // BurstMin is the shortest burst timeout; the burst waits at least 4× the
 // WAN's last RTT and at most its probe timeout, so a slow line is not
 // declared dead for being slow.
-const BurstMin = 250 * time.Millisecond
+const BurstMin = 200 * time.Millisecond
 
 // probePackets is what one probe may send with no answer: one packet for
 // ICMP and TCP, two for DNS (A and AAAA). The watcher discounts them.
