@@ -292,4 +292,3 @@ func offlinesSince(d *daemonRun, from time.Time) int {
 	}
 	return n
 }
-
