@@ -125,7 +125,20 @@ type onlineDetectionJSON struct {
 		Up          int      `json:"up" uci:"up" wanlb:"required"`
 		MaxLatency  int      `json:"max_latency" uci:"max_latency" wanlb:"required"`
 		MaxLoss     int      `json:"max_loss" uci:"max_loss" wanlb:"required"`
+		// Passive detection; written only when sent, so clients that
+		// predate it leave the options as they are.
+		Passive       *bool    `json:"passive"`
+		PassiveWindow *float64 `json:"passive_window"`
 	} `json:"wans" wanlb:"required"`
+}
+
+// passiveJSON writes the passive options a client sent.
+type passiveJSON struct {
+	Passive bool `uci:"passive"`
+}
+
+type passiveWindowJSON struct {
+	PassiveWindow float64 `uci:"passive_window"`
 }
 
 func (s *Server) putOnlineDetection(c *echo.Context) error {
@@ -138,6 +151,16 @@ func (s *Server) putOnlineDetection(c *echo.Context) error {
 			}
 			if err := config.Encode(sec, &w); err != nil {
 				return err
+			}
+			if w.Passive != nil {
+				if err := config.Encode(sec, passiveJSON{*w.Passive}); err != nil {
+					return err
+				}
+			}
+			if w.PassiveWindow != nil {
+				if err := config.Encode(sec, passiveWindowJSON{*w.PassiveWindow}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
