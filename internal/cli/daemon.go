@@ -140,7 +140,11 @@ func status(runDir string, asJSON bool, env Env) int {
 		case w.Standby:
 			role = "standby"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f ms\t%.0f%%\t%s\t%s\t%s\n", w.Label, w.State, role, w.Share, w.RTTms, w.LossPct,
+		state := w.State
+		if w.OfflineReason != "" {
+			state += " (" + w.OfflineReason + ")" // why it went offline
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f ms\t%.0f%%\t%s\t%s\t%s\n", w.Label, state, role, w.Share, w.RTTms, w.LossPct,
 			time.Since(w.Since).Round(time.Second), w.Device, w.Gateway)
 	}
 	tw.Flush()
