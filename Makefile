@@ -93,6 +93,7 @@ bench: deps packages
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkThroughput$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkFootprint$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkFailover$$' -benchtime 1x
+	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkPassive$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkUIFlood$$' -benchtime 1x
 	@echo; echo "wrote BENCHMARKS.md"
 
