@@ -22,9 +22,11 @@ import (
 // declared dead for being slow.
 const BurstMin = 200 * time.Millisecond
 
-// probePackets is what one probe may send with no answer: one packet for
-// ICMP and TCP, two for DNS (A and AAAA). The watcher discounts them.
-const probePackets = 2
+// probePackets is what one probe sends before any answer: one echo
+// request, one SYN or one DNS query. The watcher discounts them; what a
+// probe sends after an answer (ACK, FIN) follows packets received, which
+// clears any suspicion anyway.
+const probePackets = 1
 
 // burstDone is a burst's verdict, sent back to the state goroutine.
 type burstDone struct {

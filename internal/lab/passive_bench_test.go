@@ -118,6 +118,7 @@ func passiveDetectionRun(b *testing.B, rows map[string]*detectRow) {
 	defer l.Close()
 	d := startDaemon(b, l, backupConfig(l, ""))
 	defer d.stop()
+	d.waitAllOnline(20 * time.Second) // and SIGHUP is handled from now on
 	for _, p := range passiveProfiles {
 		d.reload(backupConfig(l, p.opts))
 		d.waitAllOnline(20 * time.Second)

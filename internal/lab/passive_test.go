@@ -143,10 +143,18 @@ func (d *daemonRun) waitOffline(wan string, since time.Time, within time.Duratio
 	return 0, false
 }
 
+// TestPassiveBlackholeWithTraffic: with both firewall backends, the
+// counters passive detection reads are the same.
 func TestPassiveBlackholeWithTraffic(t *testing.T) {
+	for _, backend := range []string{"nftables", "iptables"} {
+		t.Run(backend, func(t *testing.T) { passiveBlackhole(t, backend) })
+	}
+}
+
+func passiveBlackhole(t *testing.T, backend string) {
 	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2})
-	d := startDaemon(t, l, labWANs(l, nil))
+	d := startDaemon(t, l, "config globals 'globals'\n\toption backend '"+backend+"'\n\n"+labWANs(l, nil))
 	d.waitAllOnline(20 * time.Second)
 	tr := startTraffic(t, l, "198.18.100.1:80", 250*time.Millisecond)
 	waitArrived(t, tr, 10*time.Second, 1, 2)
@@ -160,7 +168,7 @@ func TestPassiveBlackholeWithTraffic(t *testing.T) {
 		t.Fatalf("blackholed wan1 not offline within 10s: %+v", d.wan("wan1"))
 	}
 	w := d.wan("wan1")
-	t.Logf("blackholed wan1 offline after %s (passive_window 0.4 s; probes alone: up to 4 s); %s", took.Round(10*time.Millisecond), w.Changes[len(w.Changes)-1].Reason)
+	t.Logf("%s: blackholed wan1 offline after %s (passive_window 0.4 s; probes alone: up to 4 s); %s", backend, took.Round(10*time.Millisecond), w.Changes[len(w.Changes)-1].Reason)
 	if w.OfflineReason != "traffic" {
 		t.Errorf("wan1 went offline by %q, want traffic (its own traffic, before the probes): %+v", w.OfflineReason, w.Changes)
 	}
@@ -171,6 +179,9 @@ func TestPassiveBlackholeWithTraffic(t *testing.T) {
 	tr.Stop()
 	if c := counts(t, l, 20); c[1] > 0 || c[0] > 0 {
 		t.Errorf("right after wan1 went offline, new connections went %v", c)
+	}
+	if s, _ := d.status(); s.Backend != backend {
+		t.Errorf("backend %q, want %s", s.Backend, backend)
 	}
 }
 

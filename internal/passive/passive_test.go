@@ -73,6 +73,9 @@ func TestWatch(t *testing.T) {
 			s[5].resolve = "failed"
 			return s
 		}(), []int{6, 11}},
+		{"the last ACK after an answer starts nothing", cat(quiet(1), []step{{rx: 2, tx: 1}, {tx: 1}}, quiet(10)), nil},
+		{"more than a tail after an answer does", cat(quiet(1), []step{{rx: 2, tx: 1}, {tx: 3}}, quiet(6)), []int{7}},
+		{"a tail, then real traffic", cat(quiet(1), []step{{rx: 2}, {tx: 1}, {tx: 1}}, quiet(6)), []int{8}},
 		{"counter reset is a new baseline", cat(sending(3), []step{{tx: 1 << 63}}, sending(3)), nil},
 	}
 	for _, tc := range tests {
