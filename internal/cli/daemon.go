@@ -52,7 +52,7 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	log.Info("firewall backend: " + dp.Backend())
 	// Passive detection reads the devices' packet counters, which both
 	// firewall backends leave alike.
-	k := daemon.Kernel{DataPlane: dp, Counters: passive.ProcNetDev{}}
+	k := daemon.Kernel{DataPlane: dp, Counters: &passive.ProcNetDev{}}
 	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level, Version: Version}
 	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers;
 	// it is asked over the ubusd socket rpcd logins use.

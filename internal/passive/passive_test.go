@@ -1,8 +1,12 @@
 package passive
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -160,16 +164,87 @@ func TestParseNetDev(t *testing.T) {
 }
 
 func TestProcNetDevReadsThisNamespace(t *testing.T) {
-	c, err := ProcNetDev{}.Read()
+	p := &ProcNetDev{}
+	first, err := p.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c["lo"]; !ok {
-		t.Errorf("no lo in %v", c)
+	if _, ok := first["lo"]; !ok {
+		t.Errorf("no lo in %v", first)
 	}
-	if _, err := (ProcNetDev{Path: "/nonexistent"}).Read(); err == nil {
+	// Each read starts the file afresh: counters only grow.
+	for i := 0; i < 3; i++ {
+		again, err := p.Read()
+		if err != nil || len(again) != len(first) || again["lo"].Rx < first["lo"].Rx {
+			t.Errorf("read %d: %v %v, first %v", i, again, err, first)
+		}
+	}
+	if _, err := (&ProcNetDev{Path: "/nonexistent"}).Read(); err == nil {
 		t.Error("reading a missing file: no error")
 	}
+}
+
+// A file larger than the buffer is read whole.
+func TestProcNetDevLargeFile(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("h\nh\n")
+	for i := 0; i < 400; i++ {
+		fmt.Fprintf(&b, "dev%d: 1 %d 0 0 0 0 0 0 1 %d 0 0 0 0 0 0\n", i, i, 2*i)
+	}
+	path := filepath.Join(t.TempDir(), "dev")
+	os.WriteFile(path, b.Bytes(), 0o644)
+	c, err := (&ProcNetDev{Path: path}).Read()
+	if err != nil || len(c) != 400 || c["dev399"] != (Counters{Rx: 399, Tx: 798}) {
+		t.Errorf("%d devices, dev399 %+v, %v", len(c), c["dev399"], err)
+	}
+}
+
+// The watcher samples coarsely until a WAN sends unanswered, then
+// finely, and raises the suspicion within a fine step of the window.
+func TestWatcherSuspects(t *testing.T) {
+	src := &stepSource{}
+	out := make(chan Event, 4)
+	w := New(out, src, nil)
+	w.Restart(t.Context(), []Spec{{WAN: "wan1", Device: "wan1", Window: 200 * time.Millisecond, Cooldown: time.Second, Armed: true}})
+	defer w.Stop()
+	time.Sleep(300 * time.Millisecond)
+	if n := src.reads.Load(); n > 4 {
+		t.Errorf("%d reads in 0.3 s of quiet: want coarse sampling (every 0.1 s)", n)
+	}
+	start := time.Now()
+	src.sending.Store(true)
+	select {
+	case ev := <-out:
+		if ev.WAN != "wan1" || ev.Gen != w.Gen() || ev.Sent == 0 {
+			t.Errorf("event %+v", ev)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("suspicion after %s", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no suspicion")
+	}
+	w.Arm("wan1", false)
+	select {
+	case ev := <-out:
+		t.Errorf("disarmed WAN suspected: %+v", ev)
+	case <-time.After(400 * time.Millisecond):
+	}
+}
+
+// stepSource: wan1 sends 3 packets per read while sending is set.
+type stepSource struct {
+	reads   atomic.Int32
+	sending atomic.Bool
+	tx      atomic.Uint64
+}
+
+func (s *stepSource) Read() (map[string]Counters, error) {
+	s.reads.Add(1)
+	if s.sending.Load() {
+		s.tx.Add(3)
+	}
+	return map[string]Counters{"wan1": {Rx: 7, Tx: s.tx.Load()}}, nil
 }
 
 func TestBurst(t *testing.T) {

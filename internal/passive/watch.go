@@ -13,7 +13,8 @@
 // they are the same with both firewall backends (reading iptables counters
 // means one process per read, far too costly several times a second), need
 // no rule in the kernel, and one read of one file serves every WAN: a few
-// microseconds of work, five times per window. Their blind spots are
+// microseconds of work, twice per window (five times while a WAN sends
+// unanswered). Their blind spots are
 // harmless for this job: received packets include ARP and anything the
 // ISP's own equipment sends, which can only delay a suspicion, never raise
 // one; transmitted packets include wanlb's own probes, which the daemon
@@ -128,6 +129,10 @@ func (w *Watch) Resolve(cleared bool, now time.Time) {
 		w.quietTill = now.Add(w.Cooldown)
 	}
 }
+
+// Running reports whether the clock runs: packets went out unanswered and
+// no suspicion is pending yet.
+func (w *Watch) Running() bool { return !w.since.IsZero() && !w.pending }
 
 // Pending reports whether a suspicion awaits its verdict.
 func (w *Watch) Pending() bool { return w.pending }
