@@ -28,9 +28,9 @@
 // received clear everything. Packets sent with nothing received since,
 // beyond what probes explain, start the clock at the previous sample (the
 // earliest the packet can have left); once Window has passed with still
-// nothing received, the WAN is suspect. A packet or two sent just after
-// packets were received (the next sample) are the tail of an answered
-// exchange, such as the last ACK of a closed connection, and start nothing. While the daemon's burst runs no
+// nothing received, the WAN is suspect. (The last ACK of an answered
+// exchange leaves microseconds after the answer came in, so it almost
+// always falls in the same sample, which saw packets received.) While the daemon's burst runs no
 // new suspicion is raised, and after a burst that was answered the WAN is
 // left alone for Cooldown, so a LAN client hammering dead addresses costs
 // at most one burst per Cooldown.
@@ -68,13 +68,7 @@ type Watch struct {
 	sent      uint64
 	pending   bool // a suspicion awaits its burst's verdict
 	quietTill time.Time
-	rxLast    bool // the previous sample saw packets received
 }
-
-// Trailing is how many packets sent right after packets were received
-// (in the next sample) are taken as the tail of an answered exchange, the
-// last ACK of a closed connection, and do not start the clock.
-const Trailing = 2
 
 // Probed notes n packets wanlb's own probes are about to send: sent
 // packets up to this many, within one Window, are not traffic.
@@ -100,13 +94,11 @@ func (w *Watch) Sample(c Counters, now time.Time) (Suspicion, bool) {
 	probes := min(w.credit, tx)
 	w.credit -= probes
 	tx -= probes
-	rxLast := w.rxLast
-	w.rxLast = rx > 0
 	if rx > 0 {
 		w.since, w.sent = time.Time{}, 0
 		return Suspicion{}, false
 	}
-	if tx > 0 && !(w.since.IsZero() && rxLast && tx <= Trailing) {
+	if tx > 0 {
 		if w.since.IsZero() {
 			w.since = prevAt
 		}
