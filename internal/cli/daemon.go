@@ -17,6 +17,7 @@ import (
 	"github.com/wanlb/wanlb/internal/daemon"
 	"github.com/wanlb/wanlb/internal/dataplane"
 	"github.com/wanlb/wanlb/internal/prefix6"
+	"github.com/wanlb/wanlb/internal/passive"
 )
 
 // daemonCmd runs the daemon until SIGTERM or SIGINT (which remove wanlb's
@@ -50,7 +51,9 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	}
 	defer closeFn()
 	log.Info("firewall backend: " + dp.Backend())
-	k := daemon.Kernel{DataPlane: dp, Prefixes: prefix6.System{}}
+	// Passive detection reads the devices' packet counters, which both
+	// firewall backends leave alike.
+	k := daemon.Kernel{DataPlane: dp, Prefixes: prefix6.System{}, Counters: &passive.ProcNetDev{}}
 	opts := daemon.Options{ConfigDir: configDir, RunDir: runDir, Log: log, Level: level, Version: Version}
 	// On OpenWrt, netifd tells each WAN's device, gateway and DNS servers;
 	// it is asked over the ubusd socket rpcd logins use.
@@ -138,7 +141,11 @@ func status(runDir string, asJSON bool, env Env) int {
 		case w.Standby:
 			role = "standby"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f ms\t%.0f%%\t%s\t%s\t%s\n", w.Label, w.State, role, w.Share, w.RTTms, w.LossPct,
+		state := w.State
+		if w.OfflineReason != "" {
+			state += " (" + w.OfflineReason + ")" // why it went offline
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f ms\t%.0f%%\t%s\t%s\t%s\n", w.Label, state, role, w.Share, w.RTTms, w.LossPct,
 			time.Since(w.Since).Round(time.Second), w.Device, w.Gateway)
 		status6Row(tw, w)
 	}

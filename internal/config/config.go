@@ -118,6 +118,10 @@ type WAN struct {
 	Interface6     string     // netifd interface of the IPv6 side; default <Name>6
 	Device6        string     // "" = ask netifd, else the IPv4 device
 	Gateway6       netip.Addr // invalid = ask netifd; often link-local
+	// Passive: watch the WAN's own traffic; PassiveWindow is how long it
+	// may send with nothing coming back before a probe burst checks it.
+	Passive       bool
+	PassiveWindow time.Duration
 }
 
 // DisplayName is the label shown to people.

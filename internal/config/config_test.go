@@ -44,7 +44,8 @@ func TestDefaults(t *testing.T) {
 	}
 	w := c.WANs[0]
 	if !w.Enabled || w.Label != "" || w.DisplayName() != "wan" || w.Weight != 1 || w.Detection != DetectAuto || w.Reliability != 1 ||
-		w.Interval != time.Second || w.Timeout != time.Second || w.Down != 3 || w.Up != 3 || w.MaxLatency != 0 || w.MaxLoss != 0 {
+		w.Interval != time.Second || w.Timeout != time.Second || w.Down != 3 || w.Up != 3 || w.MaxLatency != 0 || w.MaxLoss != 0 ||
+		!w.Passive || w.PassiveWindow != 400*time.Millisecond {
 		t.Errorf("wan defaults: %+v", w)
 	}
 }
@@ -90,6 +91,8 @@ config wan 'wan'
 	option up '4'
 	option max_latency '250'
 	option max_loss '20'
+	option passive '0'
+	option passive_window '1.5'
 
 config wan 'lte'
 	option device 'wwan0'
@@ -133,7 +136,8 @@ func TestFullConfig(t *testing.T) {
 	w := c.WANs[0]
 	if w.DisplayName() != "Fibre" || w.Device != "eth0.2" || w.Gateway.String() != "198.18.11.1" || w.Weight != 3 || w.Downstream != 500000 ||
 		len(w.Track) != 4 || w.Reliability != 2 || w.Interval != 500*time.Millisecond || w.Timeout != 800*time.Millisecond ||
-		w.Down != 5 || w.Up != 4 || w.MaxLatency != 250*time.Millisecond || w.MaxLoss != 20 {
+		w.Down != 5 || w.Up != 4 || w.MaxLatency != 250*time.Millisecond || w.MaxLoss != 20 ||
+		w.Passive || w.PassiveWindow != 1500*time.Millisecond {
 		t.Errorf("wan: %+v", w)
 	}
 	kinds := []TargetKind{TargetICMP, TargetDNS, TargetHTTP, TargetTCP}
@@ -166,6 +170,9 @@ func TestProblems(t *testing.T) {
 			"wanlb.globals.enabled: must be a boolean: 0/1, on/off, true/false, yes/no (got 'maybe')"},
 		{"weight range", "config wan 'wan'\n\toption weight '0'\n", "wanlb.wan.weight: must be between 1 and 100 (got '0')"},
 		{"weight not a number", "config wan 'wan'\n\toption weight 'x'\n", "wanlb.wan.weight: must be a whole number (got 'x')"},
+		{"passive window too short", "config wan 'wan'\n\toption passive_window '0.1'\n", "wanlb.wan.passive_window: must be between 0.2 and 10 seconds (got '0.1')"},
+		{"passive window not a number", "config wan 'wan'\n\toption passive_window 'soon'\n", "wanlb.wan.passive_window: must be a number of seconds (got 'soon')"},
+		{"passive not a boolean", "config wan 'wan'\n\toption passive 'maybe'\n", "wanlb.wan.passive: must be a boolean: 0/1, on/off, true/false, yes/no (got 'maybe')"},
 		{"interval too short", "config wan 'wan'\n\toption interval '0.1'\n", "wanlb.wan.interval: must be between 0.2 and 3600 seconds (got '0.1')"},
 		{"bad device", "config wan 'wan'\n\toption device 'eth0 -j DROP'\n", "wanlb.wan.device: must be a network device name (letters, digits, '_', '.', '-', at most 15) (got 'eth0 -j DROP')"},
 		{"bad gateway", "config wan 'wan'\n\toption gateway '198.18.1'\n", "wanlb.wan.gateway: must be an IP address (got '198.18.1')"},

@@ -111,6 +111,8 @@ var schema = []SectionSpec{
 		str("interface6", ""),
 		str("device6", ""),
 		str("gateway6", ""),
+		flag("passive", true),
+		secondsOpt("passive_window", 0.4, MinPassiveWindow.Seconds(), MaxPassiveWindow.Seconds()),
 	}},
 	{"link_backup", []Option{
 		flag("enabled", true),
@@ -139,6 +141,13 @@ var schema = []SectionSpec{
 
 // MinTimeout is the shortest probe timeout.
 const MinTimeout = 100 * time.Millisecond
+
+// Limits of passive_window: below 0.2 s a reply on a slow line may not
+// be back yet; above 10 s the watch no longer beats the probes.
+const (
+	MinPassiveWindow = 200 * time.Millisecond
+	MaxPassiveWindow = 10 * time.Second
+)
 
 var specIndex = func() map[string]map[string]Option {
 	idx := map[string]map[string]Option{}

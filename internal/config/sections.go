@@ -84,21 +84,23 @@ func (v *validator) wan(s *uciconf.Section) (WAN, bool) {
 		return WAN{}, false
 	}
 	w := WAN{
-		Name:        s.Name,
-		Enabled:     r.boolean("enabled"),
-		Label:       r.str("label"),
-		Device:      r.str("device"),
-		Weight:      r.integer("weight"),
-		Upstream:    r.integer("upstream"),
-		Downstream:  r.integer("downstream"),
-		Detection:   Detection(r.oneOf("detection")),
-		Reliability: r.integer("reliability"),
-		Interval:    r.seconds("interval"),
-		Timeout:     r.seconds("timeout"),
-		Down:        r.integer("down"),
-		Up:          r.integer("up"),
-		MaxLatency:  time.Duration(r.integer("max_latency")) * time.Millisecond,
-		MaxLoss:     r.integer("max_loss"),
+		Name:          s.Name,
+		Enabled:       r.boolean("enabled"),
+		Label:         r.str("label"),
+		Device:        r.str("device"),
+		Weight:        r.integer("weight"),
+		Upstream:      r.integer("upstream"),
+		Downstream:    r.integer("downstream"),
+		Detection:     Detection(r.oneOf("detection")),
+		Reliability:   r.integer("reliability"),
+		Interval:      r.seconds("interval"),
+		Timeout:       r.seconds("timeout"),
+		Down:          r.integer("down"),
+		Up:            r.integer("up"),
+		MaxLatency:    time.Duration(r.integer("max_latency")) * time.Millisecond,
+		MaxLoss:       r.integer("max_loss"),
+		Passive:       r.boolean("passive"),
+		PassiveWindow: r.seconds("passive_window"),
 	}
 	if !r.isSet("timeout") {
 		w.Timeout = DefaultTimeout(w.Interval)

@@ -31,7 +31,9 @@ import (
 	"github.com/wanlb/wanlb/internal/linkmon"
 	"github.com/wanlb/wanlb/internal/monitor"
 	"github.com/wanlb/wanlb/internal/netifd"
+	"github.com/wanlb/wanlb/internal/passive"
 	"github.com/wanlb/wanlb/internal/plan"
+	"github.com/wanlb/wanlb/internal/probe"
 	"github.com/wanlb/wanlb/internal/tracker"
 )
 
@@ -66,6 +68,9 @@ type Kernel struct {
 	// Prefixes are the LAN's IPv6 addresses routed mode deprecates on
 	// failover; nil: it does not.
 	Prefixes Prefixes
+	// Counters are the devices' packet counters, for passive detection;
+	// nil: no passive detection (probes alone).
+	Counters passive.Source
 }
 
 // Daemon is the running service.
@@ -90,8 +95,17 @@ type Daemon struct {
 	applied  *plan.Plan                  // the last plan the kernel accepted
 	desired  *dataplane.Desired          // of the last successful apply, for the repair check
 	monitor  *monitor.Monitor
-	schedule Timer
-	hooks    sync.WaitGroup
+	// Passive detection (passive.go); passive is nil without Counters.
+	passive      *passive.Watcher
+	suspicions   chan passive.Event
+	bursts       chan burstDone
+	passiveCtx   context.Context
+	probed       map[string]monitor.Spec // by WAN, the watched WANs' probing
+	probeFn      monitor.ProbeFunc
+	passiveStats map[string]*passiveStats
+	offlineBy    map[string]map[tracker.Cause]int
+	schedule     Timer
+	hooks        sync.WaitGroup
 	// hookCtx ends with the daemon: stop kills the hooks still running.
 	hookCtx   context.Context
 	stopHooks context.CancelFunc
@@ -149,7 +163,16 @@ func New(opts Options, k Kernel) *Daemon {
 	}
 	d := &Daemon{opts: opts, kernel: k, log: opts.Log, clock: opts.Clock,
 		events: make(chan any, 64), rounds: make(chan monitor.Round, 64)}
-	d.monitor = monitor.New(d.rounds, k.Probe, opts.Log)
+	d.probeFn = k.Probe
+	if d.probeFn == nil {
+		d.probeFn = probe.Probe
+	}
+	if k.Counters != nil {
+		d.suspicions, d.bursts = make(chan passive.Event, 16), make(chan burstDone, 16)
+		d.passive = passive.New(d.suspicions, k.Counters, opts.Log)
+		d.probeFn = d.countingProbe(d.probeFn)
+	}
+	d.monitor = monitor.New(d.rounds, d.probeFn, opts.Log)
 	return d
 }
 
@@ -225,6 +248,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.onLink(l)
 		case r := <-d.rounds:
 			d.onRound(r)
+		case ev := <-d.suspicions:
+			d.onSuspicion(ev)
+		case b := <-d.bursts:
+			d.onBurst(b)
 		case <-scheduleC:
 			d.schedule = nil
 			d.replan("effective time boundary")
@@ -281,6 +308,9 @@ func (d *Daemon) answer(ctx context.Context, r request) any {
 // stop removes wanlb's kernel state on a clean shutdown.
 func (d *Daemon) stop() error {
 	d.monitor.Stop()
+	if d.passive != nil {
+		d.passive.Stop()
+	}
 	d.waitHooks()
 	d.stopUI()
 	d.steer6(nil)

@@ -35,7 +35,9 @@ func (d *Daemon) probeSpecs() []monitor.Spec {
 // restartProbers stops every prober and starts one per probed WAN with
 // the current marks and settings.
 func (d *Daemon) restartProbers(ctx context.Context) {
-	d.monitor.Restart(ctx, d.probeSpecs())
+	specs := d.probeSpecs()
+	d.monitor.Restart(ctx, specs)
+	d.restartPassive(ctx, specs)
 }
 
 // onRound feeds a round to its WAN's tracker; a round of an older
@@ -79,6 +81,16 @@ func (d *Daemon) logChange(wan string, ch tracker.Change) {
 		c = c[len(c)-MaxChanges:]
 	}
 	d.changes[wan] = c
+	d.armPassive(wan, ch.To)
+	if t := d.trackers[wan]; ch.To == tracker.Offline && t != nil {
+		if d.offlineBy == nil {
+			d.offlineBy = map[string]map[tracker.Cause]int{}
+		}
+		if d.offlineBy[wan] == nil {
+			d.offlineBy[wan] = map[tracker.Cause]int{}
+		}
+		d.offlineBy[wan][t.OfflineReason()]++
+	}
 	var action string
 	switch ch.To {
 	case tracker.Online:

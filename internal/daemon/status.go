@@ -30,12 +30,15 @@ type WANStatus struct {
 	RTTms   float64   `json:"rtt_ms"`
 	LossPct float64   `json:"loss_pct"`
 	Since   time.Time `json:"since"`
-	Device  string    `json:"device"`
-	Gateway string    `json:"gateway,omitempty"`
-	Mark    string    `json:"mark,omitempty"`
-	Address string    `json:"address,omitempty"` // the device's first IPv4 address
-	RxBps   float64   `json:"rx_bps"`            // over the last history step
-	TxBps   float64   `json:"tx_bps"`
+	// OfflineReason is why the WAN is offline (or went offline last, while
+	// connecting): probes, traffic or carrier; empty otherwise.
+	OfflineReason string  `json:"offline_reason,omitempty"`
+	Device        string  `json:"device"`
+	Gateway       string  `json:"gateway,omitempty"`
+	Mark          string  `json:"mark,omitempty"`
+	Address       string  `json:"address,omitempty"` // the device's first IPv4 address
+	RxBps         float64 `json:"rx_bps"`            // over the last history step
+	TxBps         float64 `json:"tx_bps"`
 	// Changes are the WAN's last state changes, oldest first.
 	Changes []StateChange `json:"changes"`
 	// IPv6 is the WAN's IPv6 side while it has one (status6.go).
@@ -68,7 +71,7 @@ func (d *Daemon) status() Status {
 		ws := WANStatus{
 			Name: w.Name, Label: w.DisplayName(), State: string(t.State()),
 			RTTms: round2(float64(t.RTT()) / float64(time.Millisecond)), LossPct: round2(t.Loss()),
-			Since: t.Since().UTC(), Device: d.device(&w),
+			Since: t.Since().UTC(), Device: d.device(&w), OfflineReason: string(t.OfflineReason()),
 		}
 		if d.prev != nil {
 			if pw, ok := d.prev.WAN(w.Name); ok {

@@ -105,7 +105,13 @@ func (d *Daemon) metrics() webui.Metrics {
 		w := &d.cfg.WANs[i]
 		t := d.trackers[w.Name]
 		wm := webui.WANMetrics{Name: w.Name, State: string(t.State()), RTTSeconds: t.RTT().Seconds(), LossRatio: t.Loss() / 100,
-			StateChanges: d.stateChanges[w.Name], Probes: d.probes[w.Name], ProbesOK: d.probesOK[w.Name]}
+			StateChanges: d.stateChanges[w.Name], Probes: d.probes[w.Name], ProbesOK: d.probesOK[w.Name], Offline: map[string]int{}}
+		for c, n := range d.offlineBy[w.Name] {
+			wm.Offline[string(c)] = n
+		}
+		if p := d.passiveStats[w.Name]; p != nil {
+			wm.Suspicions, wm.Cleared = p.suspicions, p.cleared
+		}
 		if d.prev != nil {
 			if pw, ok := d.prev.WAN(w.Name); ok {
 				wm.Active, wm.Share = pw.Active, pw.Share

@@ -84,11 +84,12 @@ func lanTraffic(l *lab.Lab) (stop func() (tried, ok int)) {
 }
 
 // kindWANs is the config of one WAN per target kind, each probed by that
-// kind alone, with opts added (e.g. the interval).
+// kind alone, with opts added (e.g. the interval). Passive detection is
+// off: these measure the probes' bound, which traffic would cut short.
 func kindWANs(l *lab.Lab, opts string) string {
 	extra := map[int]string{}
 	for i, k := range kindTargets {
-		extra[i+1] = fmt.Sprintf("\toption detection 'manual'\n\tlist track '%s'\n\toption up '2'\n%s", k.track, opts)
+		extra[i+1] = fmt.Sprintf("\toption detection 'manual'\n\tlist track '%s'\n\toption up '2'\n\toption passive '0'\n%s", k.track, opts)
 	}
 	return labWANs(l, extra)
 }

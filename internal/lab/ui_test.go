@@ -135,6 +135,12 @@ func TestWebUI(t *testing.T) {
 		t.Errorf("link backup entry in the file: primary %v backup %v", p, b)
 	}
 
+	// Passive detection's window, edited on the Online Detection page.
+	step("passive")
+	if data, err := os.ReadFile(filepath.Join(d.configDir, "wanlb")); err != nil || !strings.Contains(string(data), "option passive_window '0.6'") {
+		t.Errorf("passive_window not saved from the UI: %v\n%s", err, data)
+	}
+
 	// A blackholed WAN turns its Status card offline.
 	if err := l.Blackhole(2); err != nil {
 		t.Fatal(err)

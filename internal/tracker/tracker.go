@@ -135,6 +135,7 @@ type Tracker struct {
 	winNext     int
 	winLen      int
 	last        time.Time // the latest time given in, to date a Reconfigure change
+	cause       Cause     // why the WAN last went offline
 }
 
 // New starts a tracker in initial: Online (optimistic, after a daemon
@@ -195,7 +196,7 @@ func (t *Tracker) Round(r Round) (Change, bool) {
 
 	loss := t.Loss()
 	if t.s.MaxLoss > 0 && t.Usable() && t.winLen >= minLossRounds && loss > float64(t.s.MaxLoss) {
-		t.fails, t.goods, t.lossOffline = 0, 0, true
+		t.fails, t.goods, t.lossOffline, t.cause = 0, 0, true, CauseProbes
 		return t.to(Offline, r.At, fmt.Sprintf("loss %.0f%% over %d rounds > max_loss %d%%", loss, t.winLen, t.s.MaxLoss))
 	}
 
@@ -234,12 +235,15 @@ func (t *Tracker) failed(at time.Time) (Change, bool) {
 	case Online, Disconnecting:
 		t.fails++
 		if t.fails >= t.s.Down {
-			t.fails = 0
+			t.fails, t.cause = 0, CauseProbes
 			return t.to(Offline, at, rounds(t.s.Down, "failed"))
 		}
 		return t.to(Disconnecting, at, rounds(t.fails, "failed"))
 	case Connecting:
 		t.goods = 0
+		if t.cause == "" {
+			t.cause = CauseProbes
+		}
 		return t.to(Offline, at, "failed round while connecting")
 	}
 	t.goods = 0
@@ -259,6 +263,7 @@ func (t *Tracker) Carrier(up bool, at time.Time) (Change, bool) {
 	}
 	t.reset()
 	if !up {
+		t.cause = CauseCarrier
 		return t.to(Offline, at, "carrier lost")
 	}
 	if t.s.AlwaysOnline {
@@ -279,6 +284,7 @@ func (t *Tracker) SetEnabled(on bool, at time.Time) (Change, bool) {
 	case !on:
 		return t.to(Disabled, at, "disabled")
 	case t.noCarrier:
+		t.cause = CauseCarrier
 		return t.to(Offline, at, "enabled without carrier")
 	case t.s.AlwaysOnline:
 		return t.to(Online, at, "enabled")

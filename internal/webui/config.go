@@ -25,21 +25,23 @@ type globalsJSON struct {
 }
 
 type wanJSON struct {
-	Name        string   `json:"name"`
-	Label       string   `json:"label"`
-	Enabled     bool     `json:"enabled"`
-	Weight      int      `json:"weight"`
-	Upstream    int      `json:"upstream"`
-	Downstream  int      `json:"downstream"`
-	Detection   string   `json:"detection"`
-	Track       []string `json:"track"`
-	Reliability int      `json:"reliability"`
-	Interval    float64  `json:"interval"`
-	Timeout     float64  `json:"timeout"`
-	Down        int      `json:"down"`
-	Up          int      `json:"up"`
-	MaxLatency  int      `json:"max_latency"`
-	MaxLoss     int      `json:"max_loss"`
+	Name          string   `json:"name"`
+	Label         string   `json:"label"`
+	Enabled       bool     `json:"enabled"`
+	Weight        int      `json:"weight"`
+	Upstream      int      `json:"upstream"`
+	Downstream    int      `json:"downstream"`
+	Detection     string   `json:"detection"`
+	Track         []string `json:"track"`
+	Reliability   int      `json:"reliability"`
+	Interval      float64  `json:"interval"`
+	Timeout       float64  `json:"timeout"`
+	Down          int      `json:"down"`
+	Up            int      `json:"up"`
+	MaxLatency    int      `json:"max_latency"`
+	MaxLoss       int      `json:"max_loss"`
+	Passive       bool     `json:"passive"`
+	PassiveWindow float64  `json:"passive_window"`
 }
 
 type linkBackupJSON struct {
@@ -102,6 +104,7 @@ func fromConfig(cfg *config.Config) configJSON {
 			Name: w.Name, Label: w.Label, Enabled: w.Enabled, Weight: w.Weight, Upstream: w.Upstream, Downstream: w.Downstream,
 			Detection: string(w.Detection), Track: config.TrackText(w.Track), Reliability: w.Reliability, Interval: w.Interval.Seconds(),
 			Timeout: w.Timeout.Seconds(), Down: w.Down, Up: w.Up, MaxLatency: int(w.MaxLatency.Milliseconds()), MaxLoss: w.MaxLoss,
+			Passive: w.Passive, PassiveWindow: w.PassiveWindow.Seconds(),
 		})
 	}
 	for i, b := range cfg.LinkBackups {

@@ -136,12 +136,41 @@ type detectionFields struct {
 	Up          int      `json:"up" uci:"up" wanlb:"required"`
 	MaxLatency  int      `json:"max_latency" uci:"max_latency" wanlb:"required"`
 	MaxLoss     int      `json:"max_loss" uci:"max_loss" wanlb:"required"`
+	// Passive detection; written only when sent, so clients that
+	// predate it leave the options as they are.
+	Passive       *bool    `json:"passive"`
+	PassiveWindow *float64 `json:"passive_window"`
+}
+
+// passiveJSON writes the passive options a client sent.
+type passiveJSON struct {
+	Passive bool `uci:"passive"`
+}
+
+type passiveWindowJSON struct {
+	PassiveWindow float64 `uci:"passive_window"`
 }
 
 func (s *Server) putOnlineDetection(c *echo.Context) error {
 	var req onlineDetectionJSON
 	return s.write(c, &req, func(f *uciconf.File) error {
-		return encodeWANs(f, req.WANs, func(w *detectionFields) string { return w.Name })
+		if err := encodeWANs(f, req.WANs, func(w *detectionFields) string { return w.Name }); err != nil {
+			return err
+		}
+		for _, w := range req.WANs {
+			sec, _ := wanSection(f, w.Name)
+			if w.Passive != nil {
+				if err := config.Encode(sec, passiveJSON{*w.Passive}); err != nil {
+					return err
+				}
+			}
+			if w.PassiveWindow != nil {
+				if err := config.Encode(sec, passiveWindowJSON{*w.PassiveWindow}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 }
 

@@ -32,7 +32,16 @@ type WANMetrics struct {
 	ProbesOK     int // probes answered in time
 	// IPv6 is the WAN's IPv6 side, nil when it has none (metrics6.go).
 	IPv6 *WAN6Metrics
+	// Offline counts the WAN's transitions to offline by cause: probes,
+	// traffic, carrier.
+	Offline map[string]int
+	// Suspicions: times its own traffic went unanswered for the passive
+	// window; Cleared: those a probe burst answered (no change).
+	Suspicions, Cleared int
 }
+
+// offlineCauses are the values of the reason label, always all shown.
+var offlineCauses = []string{"probes", "traffic", "carrier"}
 
 var states = []string{"online", "offline", "connecting", "disconnecting", "disabled"}
 
@@ -98,6 +107,15 @@ func (m Metrics) Text() string {
 	perWAN("wanlb_wan_probes_total", "counter", "Probes sent.", func(w WANMetrics) float64 { return float64(w.Probes) })
 	perWAN("wanlb_wan_probes_ok_total", "counter", "Probes answered in time.", func(w WANMetrics) float64 { return float64(w.ProbesOK) })
 	m.text6(&b, family)
+	family("wanlb_wan_offline_total", "counter", "Transitions to offline, by why: probes, traffic, carrier.", func() {
+		for _, w := range m.WANs {
+			for _, c := range offlineCauses {
+				fmt.Fprintf(&b, "wanlb_wan_offline_total{wan=%q,reason=%q} %d\n", w.Name, c, w.Offline[c])
+			}
+		}
+	})
+	perWAN("wanlb_wan_passive_suspicions_total", "counter", "Times the WAN's traffic went unanswered for the passive window.", func(w WANMetrics) float64 { return float64(w.Suspicions) })
+	perWAN("wanlb_wan_passive_cleared_total", "counter", "Suspicions a probe burst answered.", func(w WANMetrics) float64 { return float64(w.Cleared) })
 	family("wanlb_applies_total", "counter", "Applies that changed the kernel.", func() { fmt.Fprintf(&b, "wanlb_applies_total %d\n", m.Applies) })
 	family("wanlb_apply_seconds_total", "counter", "Time spent in those applies.", func() { fmt.Fprintf(&b, "wanlb_apply_seconds_total %g\n", m.ApplySeconds) })
 	family("wanlb_apply_failures_total", "counter", "Applies the kernel refused.", func() { fmt.Fprintf(&b, "wanlb_apply_failures_total %d\n", m.ApplyFailures) })

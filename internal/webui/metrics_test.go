@@ -75,6 +75,10 @@ func TestMetrics(t *testing.T) {
 		{"wanlb_wan6_rtt_seconds", map[string]string{"wan": "wan"}, 0.02},
 		{"wanlb_wan6_loss_ratio", map[string]string{"wan": "wan"}, 1},
 		{"wanlb_wan6_probes_ok_total", map[string]string{"wan": "wan"}, 50},
+		{"wanlb_wan_offline_total", map[string]string{"wan": "wanb", "reason": "traffic"}, 1},
+		{"wanlb_wan_offline_total", map[string]string{"wan": "wanb", "reason": "probes"}, 0},
+		{"wanlb_wan_passive_suspicions_total", map[string]string{"wan": "wanb"}, 3},
+		{"wanlb_wan_passive_cleared_total", map[string]string{"wan": "wanb"}, 2},
 		{"wanlb_applies_total", nil, 3},
 		{"wanlb_apply_seconds_total", nil, 0.042},
 	}

@@ -36,7 +36,7 @@ func (b *fakeBackend) Metrics(context.Context) (Metrics, error) {
 	return Metrics{Applies: 3, ApplySeconds: 0.042, WANs: []WANMetrics{
 		{Name: "wan", State: "online", Active: true, Share: 0.75, RTTSeconds: 0.012, LossRatio: 0.05, RxBytes: 1 << 40, TxBytes: 12345, StateChanges: 2, Probes: 120, ProbesOK: 114,
 			IPv6: &WAN6Metrics{State: "offline", Share: 0, RTTSeconds: 0.02, LossRatio: 1, StateChanges: 1, Probes: 60, ProbesOK: 50}},
-		{Name: "wanb", State: "offline", StateChanges: 1, Probes: 120},
+		{Name: "wanb", State: "offline", StateChanges: 1, Probes: 120, Offline: map[string]int{"traffic": 1}, Suspicions: 3, Cleared: 2},
 	}}, nil
 }
 
@@ -288,7 +288,7 @@ func TestWritesExactUCI(t *testing.T) {
 	put("PUT", "/api/config/load_balancing", `{"load_balancing":true,"app_optimized":true,"bandwidth_based":false,
 		"wans":[{"name":"wan","weight":3,"upstream":50000,"downstream":500000},{"name":"wanb","weight":1,"upstream":0,"downstream":20000}]}`)
 	put("PUT", "/api/config/online_detection", `{"wans":[{"name":"wan","detection":"manual","track":["198.18.100.1","dns://198.18.100.1/x.test"],
-		"reliability":1,"interval":0.5,"timeout":1,"down":3,"up":3,"max_latency":250,"max_loss":0}]}`)
+		"reliability":1,"interval":0.5,"timeout":1,"down":3,"up":3,"max_latency":250,"max_loss":0,"passive":false,"passive_window":0.8}]}`)
 	put("POST", "/api/config/link_backups", `{"enabled":true,"name":"LTE backup","primary":["wan"],"backup":["wanb"],"mode":"failover",
 		"trigger":"any","revert":false,"weekdays":"","start_time":"","stop_time":""}`)
 	put("POST", "/api/config/rules", `{"enabled":true,"name":"Bob's VoIP","proto":"udp","src_ip":[],"dest_ip":["198.19.0.0/16"],
@@ -316,6 +316,8 @@ config wan 'wan'
 	option up '3'
 	option max_latency '250'
 	option max_loss '0'
+	option passive '0'
+	option passive_window '0.8'
 
 config wan 'wanb'
 	option label 'Bob'\''s LTE'
@@ -383,6 +385,7 @@ func TestInvalidWritesChangeNothing(t *testing.T) {
 		{"PUT", "/api/config/load_balancing", `{"load_balancing":true,"app_optimized":false,"bandwidth_based":true,"wans":[]}`, 400, "wan.downstream"},
 		{"PUT", "/api/config/load_balancing", `{"load_balancing":true,"wans":[{"name":"nope","weight":1}]}`, 400, ""},
 		{"PUT", "/api/config/online_detection", `{"wans":[{"name":"wan","detection":"manual","track":["ftp://x"],"reliability":1,"interval":0.1,"timeout":1,"down":3,"up":3,"max_latency":0,"max_loss":0}]}`, 400, "wan.track"},
+		{"PUT", "/api/config/online_detection", `{"wans":[{"name":"wan","detection":"auto","track":[],"reliability":1,"interval":1,"timeout":1,"down":3,"up":3,"max_latency":0,"max_loss":0,"passive_window":0.05}]}`, 400, "wan.passive_window"},
 		{"POST", "/api/config/link_backups", `{"enabled":true,"primary":["wan"],"backup":["wan"],"mode":"failover","trigger":"any","revert":true}`, 400, "link_backups[0].backup"},
 		{"POST", "/api/config/rules", `{"enabled":true,"proto":"all","dest_port":"80","wan":["wan"],"fallback":true}`, 400, "rules[0].proto"},
 		{"POST", "/api/config/rules", `{"enabled":true,"proto":"tcp","wan":["wan"],"src_ip":["198.18.0.9-198.18.0.1"],"fallback":true}`, 400, "rules[0].src_ip"},

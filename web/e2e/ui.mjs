@@ -118,6 +118,29 @@ const steps = {
     await shot('link-backup-entry');
   },
 
+  // Passive detection on the Online Detection page: on by default, its
+  // window edited and saved.
+  async passive() {
+    await loggedIn();
+    await open('online-detection', '#od-table');
+    await page.click('#od-edit-wan1');
+    await page.waitForSelector('#od-passive');
+    assert.equal(await page.isChecked('#od-passive'), true);
+    assert.equal(await page.inputValue('#od-passive-window'), '0.4');
+    await page.fill('#od-passive-window', '0.05');
+    await page.click('#dialog-save');
+    // Too short a window: refused in the page with the schema's limits.
+    const err = '.cbi-error[data-field="passive_window"]';
+    await page.waitForSelector(err);
+    log('refused:', await page.textContent(err));
+    await page.fill('#od-passive-window', '0.6');
+    await shot('online-detection-passive');
+    await page.click('#dialog-save');
+    await page.waitForSelector('#notice[data-kind="success"]');
+    await page.waitForSelector('[data-testid="od-timing-wan1"] >> text=passive: 0.6 s');
+    log('wan1 timing:', await page.textContent('[data-testid="od-timing-wan1"]'));
+  },
+
   // wan2 is blackholed: its card must turn offline.
   async offline() {
     await loggedIn();
@@ -127,6 +150,9 @@ const steps = {
     await page.waitForSelector(`${last} .badge[data-state="offline"]`);
     log('wan2 last change:', (await page.innerText(last)).replace(/\s+/g, ' '));
     await shot('status-offline');
+    // Why: nothing but probes went through wan2, so the probes said so.
+    log('wan2 offline because:', await page.textContent('[data-testid="wan-reason-wan2"]'));
+    assert.equal(await page.textContent('[data-testid="wan-reason-wan2"]'), 'probes failed');
     log('wan2 card:', await page.getAttribute('[data-testid="wan-card-wan2"]', 'data-state'));
   },
 

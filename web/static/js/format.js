@@ -47,3 +47,10 @@ export function normDays(s) {
   }
   return out.sort((a, b) => DAYS.indexOf(a) - DAYS.indexOf(b));
 }
+
+// REASONS say why a WAN went offline (the status's offline_reason).
+export const REASONS = {
+  probes: 'probes failed',
+  traffic: 'its traffic went unanswered, and a probe burst failed',
+  carrier: 'link down (no carrier)',
+};

@@ -1,9 +1,9 @@
 // Online Detection: probe targets and thresholds.
 
 import { api, getConfig } from '../api.js';
-import { badge, button, h, input, notify, pageHead, radio, row, section, table, textarea, trow, txt } from '../dom.js';
+import { badge, button, checkbox, h, input, labelled, notify, pageHead, radio, row, section, table, textarea, trow, txt } from '../dom.js';
 import { Form, parseField, submit } from '../form.js';
-import { lines, wanLabel } from '../format.js';
+import { REASONS, lines, wanLabel } from '../format.js';
 import { editDialog } from '../modal.js';
 import { POLL_MS, every, gen, route } from '../router.js';
 import { V, span } from '../validate.js';
@@ -31,6 +31,19 @@ export function splitTrack(track) {
 
 export const targetKind = t => (t.startsWith('dns://') ? 'dns' : t.startsWith('tcp://') ? 'tcp' : /^[a-z]+:\/\//.test(t) ? 'http' : 'ping');
 
+// stateCell is a WAN's state badge with, when offline, why.
+export function stateCell(st, name) {
+  const s = st || {};
+  const why = s.offline_reason && (s.state === 'offline' || s.state === 'connecting') ? REASONS[s.offline_reason] || s.offline_reason : '';
+  return [badge(s.state, 'od-status-' + name), why ? txt('small', 'muted od-reason', ' ' + why, { 'data-testid': 'od-reason-' + name }) : null];
+}
+
+export function timingText(w) {
+  if (w.detection === 'always_online') return '—';
+  const t = `every ${w.interval} s; offline after ${w.down}, online after ${w.up} rounds`;
+  return w.passive ? `${t}; passive: ${w.passive_window} s` : t;
+}
+
 export function modeText(w) {
   return (MODES.find(m => m[0] === w.detection) || [0, w.detection])[1];
 }
@@ -49,25 +62,25 @@ export async function pageOnlineDetection(main, g) {
   const byName = st => new Map((st.wans || []).map(w => [w.name, w]));
   let stat = byName(status);
   const rows = cfg.wans.map(w => {
-    const cell = h('span', null, badge((stat.get(w.name) || {}).state, 'od-status-' + w.name));
+    const cell = h('span', null, stateCell(stat.get(w.name), w.name));
     cells.set(w.name, cell);
     return trow(cols, [
       [txt('strong', '', wanLabel(w)), w.label && w.label !== w.name ? txt('small', 'muted', ' (' + w.name + ')') : null],
       cell,
       txt('span', '', modeText(w), { 'data-testid': 'od-mode-' + w.name }),
       txt('span', 'targets', targetsText(w)),
-      w.detection === 'always_online' ? '—' : `every ${w.interval} s; offline after ${w.down}, online after ${w.up} rounds`,
+      txt('span', '', timingText(w), { 'data-testid': 'od-timing-' + w.name }),
       button('Edit', 'cbi-button-edit', { id: 'od-edit-' + w.name, onclick: () => editDetection(cfg, w.name) }),
     ], { 'data-testid': 'od-row-' + w.name });
   });
   main.replaceChildren(
-    ...pageHead('Online Detection', 'How wanlb decides that a WAN port is online: probes sent through each port every interval. A port goes offline after the set number of failed rounds in a row and comes back after the set number of good rounds.'),
+    ...pageHead('Online Detection', 'How wanlb decides that a WAN port is online: probes sent through each port every interval. A port goes offline after the set number of failed rounds in a row and comes back after the set number of good rounds. With passive detection, a port whose own traffic goes unanswered is checked at once with a burst of probes and goes offline in about a second when they fail too.'),
     section('Online Detection', table(cols, rows, 'No WAN ports are configured.', { id: 'od-table' })));
   every(POLL_MS, async () => {
     try {
       stat = byName(await api('GET', 'status'));
       if (g !== gen) return;
-      for (const [n, cell] of cells) cell.replaceChildren(badge((stat.get(n) || {}).state, 'od-status-' + n));
+      for (const [n, cell] of cells) cell.replaceChildren(...stateCell(stat.get(n), n).filter(Boolean));
     } catch (e) { /* keep the last states */ }
   });
 }
@@ -98,6 +111,12 @@ export function editDetection(cfg, name) {
     num('max_latency', 'Max Latency (ms)', `A round slower than this counts as failed; ${span(sc, 'wan', 'max_latency')}, 0: off.`, 'numeric'),
     num('max_loss', 'Max Loss (%)', `Loss over the last 20 rounds above this takes the port offline; ${span(sc, 'wan', 'max_loss')}, 0: off.`, 'numeric'),
   ];
+  const passive = form.add('passive', checkbox('od-passive', w.passive));
+  const passiveRow = row('Passive Detection', labelled(passive, 'Watch the port\'s own traffic'),
+    'When the port keeps sending while nothing comes back for the window below, a burst of probes to every target checks it at once; '
+    + 'the port goes offline only if none answers. Idle ports are judged by the probes alone.');
+  const windowRow = num('passive_window', 'Passive Window (s)', `How long the port may send with nothing coming back before the check, ${span(sc, 'wan', 'passive_window')}.`, 'decimal');
+  probeRows.push(passiveRow, windowRow);
   const val = key => inputs[key].value.trim();
   const estimate = txt('p', 'cbi-section-descr', '', { id: 'od-estimate' });
   const modeHelp = txt('div', 'cbi-value-description');
@@ -109,6 +128,7 @@ export function editDetection(cfg, name) {
     manualRows.forEach(r => { r.hidden = m !== 'manual'; });
     probeRows.forEach(r => { r.hidden = m === 'always_online'; });
     estimate.hidden = m === 'always_online';
+    windowRow.hidden = m === 'always_online' || !passive.checked;
     modeHelp.textContent = {
       auto: 'Auto: built-in targets from three operators (ping 1.1.1.1 and 8.8.8.8, DNS 9.9.9.9 and 1.0.0.1).',
       manual: 'Manual: your own targets below, of any of the four types. Several targets are better than one: a single lost packet then never fails a round.',
@@ -116,7 +136,9 @@ export function editDetection(cfg, name) {
     }[m];
     const [i, t, d, u] = ['interval', 'timeout', 'down', 'up'].map(k => Number(val(k)));
     estimate.textContent = i > 0 && t > 0 && d > 0 && u > 0
-      ? `A dead line is noticed within ${+(d * i + t).toFixed(1)} s; a recovered one is used again after ${+(u * i).toFixed(1)} s.` : '';
+      ? `A dead line is noticed within ${+(d * i + t).toFixed(1)} s`
+        + (passive.checked && Number(val('passive_window')) > 0 ? ` (about ${+(Number(val('passive_window')) + 0.5).toFixed(1)} s while it carries traffic)` : '')
+        + `; a recovered one is used again after ${+(u * i).toFixed(1)} s.` : '';
   };
   const body = h('div', { class: 'cbi-section-node', id: 'od-form' }, modeRow, manualRows, probeRows, estimate);
   // An unset timeout follows the interval (two intervals, at most 1 s,
@@ -175,9 +197,11 @@ export function editDetection(cfg, name) {
     if (errs.length) { form.show(errs); return false; }
     const mine = { name, detection: m, track: track() };
     for (const key of Object.keys(inputs)) mine[key] = Number(val(key));
+    mine.passive = passive.checked;
     const keep = x => ({
       name: x.name, detection: x.detection, track: x.track || [], reliability: x.reliability, interval: x.interval,
       timeout: x.timeout, down: x.down, up: x.up, max_latency: x.max_latency, max_loss: x.max_loss,
+      passive: x.passive, passive_window: x.passive_window,
     });
     const wans = cfg.wans.map(x => (x.name === name ? mine : keep(x)));
     const ok = await submit(form, btn, () => api('PUT', 'config/online_detection', { wans }), resolve);

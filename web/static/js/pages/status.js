@@ -2,7 +2,7 @@
 
 import { api } from '../api.js';
 import { alertBox, badge, h, pageHead, section, svg, txt } from '../dom.js';
-import { fmtDur, fmtMs, fmtPct, fmtRate, wanLabel } from '../format.js';
+import { REASONS, fmtDur, fmtMs, fmtPct, fmtRate, wanLabel } from '../format.js';
 import { POLL_MS, every, gen, setHostname } from '../router.js';
 import { ipv6Block } from './status6.js';
 
@@ -73,6 +73,7 @@ export function wanCard(w, history, now) {
     ['Download', fmtRate(w.rx_bps), 'rx'],
     ['Upload', fmtRate(w.tx_bps), 'tx'],
     ['Share of New Connections', w.share != null ? fmtPct(w.share * 100) : '—', 'share'],
+    ...(w.offline_reason && (w.state === 'offline' || w.state === 'connecting') ? [['Offline Because', REASONS[w.offline_reason] || w.offline_reason, 'reason']] : []),
     w.state === 'online'
       ? ['Uptime', isFinite(since) ? fmtDur(now - since) : '—', 'uptime']
       : ['In This State For', isFinite(since) ? fmtDur(now - since) : '—', 'uptime'],
