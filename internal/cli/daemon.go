@@ -16,8 +16,8 @@ import (
 	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/daemon"
 	"github.com/wanlb/wanlb/internal/dataplane"
-	"github.com/wanlb/wanlb/internal/prefix6"
 	"github.com/wanlb/wanlb/internal/passive"
+	"github.com/wanlb/wanlb/internal/prefix6"
 )
 
 // daemonCmd runs the daemon until SIGTERM or SIGINT (which remove wanlb's
