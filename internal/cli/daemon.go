@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -28,6 +29,13 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	// soft limit only makes the GC work harder near it, never fails.
 	debug.SetGCPercent(50)
 	debug.SetMemoryLimit(12 << 20)
+	// Hidden, for profiling in the lab: a CPU profile of the whole run.
+	if f, err := os.Create(os.Getenv("WANLB_CPUPROFILE")); err == nil {
+		if pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+		defer f.Close()
+	}
 	level := new(slog.LevelVar)
 	// No timestamps: procd hands stderr to logd, which adds its own.
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level,
