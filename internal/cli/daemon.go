@@ -31,10 +31,10 @@ func daemonCmd(configDir, runDir string, env Env) int {
 	debug.SetMemoryLimit(12 << 20)
 	// Hidden, for profiling in the lab: a CPU profile of the whole run.
 	if f, err := os.Create(os.Getenv("WANLB_CPUPROFILE")); err == nil {
+		defer f.Close() // after StopCPUProfile has written the profile
 		if pprof.StartCPUProfile(f) == nil {
 			defer pprof.StopCPUProfile()
 		}
-		defer f.Close()
 	}
 	level := new(slog.LevelVar)
 	// No timestamps: procd hands stderr to logd, which adds its own.
