@@ -3,6 +3,7 @@ package prefix6
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 
@@ -69,10 +70,7 @@ func (System) SetPreferred(a Addr, p uint32) error {
 	}
 	ip := a.Prefix.Addr()
 	na := &netlink.Addr{IPNet: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(a.Prefix.Bits(), 128)},
-		PreferedLft: int(p), ValidLft: int(a.Valid), Flags: a.flags}
-	if a.Valid == Forever {
-		na.ValidLft = int(Forever)
-	}
+		PreferedLft: lifetime(p), ValidLft: lifetime(a.Valid), Flags: a.flags}
 	if err := netlink.AddrReplace(l, na); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil // gone meanwhile
@@ -80,4 +78,15 @@ func (System) SetPreferred(a Addr, p uint32) error {
 		return fmt.Errorf("set preferred lifetime of %s on %s to %d: %w", a.Prefix, a.Dev, p, err)
 	}
 	return nil
+}
+
+// lifetime converts a lifetime for the netlink library, which takes an
+// int: on a 32-bit router (MIPS, ARM) Forever (0xffffffff) does not fit and
+// becomes the largest int, 68 years, which the kernel keeps as finite but
+// no host will outlive. The library ignores values <= 0, so -1 would not do.
+func lifetime(v uint32) int {
+	if uint64(v) > uint64(math.MaxInt) {
+		return math.MaxInt
+	}
+	return int(v)
 }
