@@ -7,7 +7,6 @@ require (
 	github.com/digineo/go-uci/v2 v2.0.0-20231120164223-60c14814b8fe
 	github.com/labstack/echo/v5 v5.3.1
 	github.com/mdlayher/netlink v1.7.2
-	github.com/prometheus-community/pro-bing v0.9.1
 	github.com/prometheus/common v0.67.2
 	github.com/ti-mo/conntrack v0.5.1
 	github.com/vishvananda/netlink v1.3.1
@@ -19,7 +18,6 @@ require (
 
 require (
 	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/google/uuid v1.6.0 // indirect
 	github.com/josharian/native v1.1.0 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/mdlayher/socket v0.5.1 // indirect

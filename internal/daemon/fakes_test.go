@@ -110,8 +110,8 @@ func (f *fakeProber) Probe(ctx context.Context, via probe.Via, _ config.Target) 
 	}()
 	if dead {
 		<-ctx.Done()
-		// A real probe overruns its deadline a little (pro-bing's
-		// receive loop, by up to 0.1 s).
+		// A real probe may overrun its deadline a little (a read
+		// returning late on a busy machine).
 		time.Sleep(50 * time.Millisecond)
 		return probe.Result{Err: errors.New("timeout")}
 	}

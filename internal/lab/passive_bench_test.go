@@ -193,9 +193,9 @@ func falseAlarmCounts(b *testing.B, dur time.Duration) string {
 }
 
 // footprint measures the daemon with 4 WANs over dur, passive on and
-// off alternately (twice each), the client opening 4 connections per
+// off alternately (runs times each), the client opening 4 connections per
 // second throughout; it returns CPU seconds per minute and RSS medians.
-func footprint(b *testing.B, dur time.Duration) string {
+func footprint(b *testing.B, dur time.Duration, runs int) string {
 	l := newLab(b, lab.Options{ISPs: 4})
 	defer l.Close()
 	on := labWANs(l, nil)
@@ -208,7 +208,11 @@ func footprint(b *testing.B, dur time.Duration) string {
 	pid := d.proc.Cmd.Process.Pid
 	cpu := map[bool][]float64{}
 	rss := map[bool][]int{}
-	for _, passive := range []bool{true, false, true, false} {
+	var modes []bool
+	for i := 0; i < runs; i++ {
+		modes = append(modes, true, false)
+	}
+	for _, passive := range modes {
 		if passive {
 			d.reload(on)
 		} else {
@@ -224,8 +228,12 @@ func footprint(b *testing.B, dur time.Duration) string {
 	peak := procStatus(b, pid, "VmHWM")
 	var r strings.Builder
 	for _, passive := range []bool{true, false} {
-		fmt.Fprintf(&r, "  passive %-5v CPU %.2f s per minute (runs %.2f, %.2f), RSS median %.1f MB\n", passive,
-			medianFloat(cpu[passive]), cpu[passive][0], cpu[passive][1], float64(medianInt(rss[passive]))/1024)
+		var each []string
+		for _, c := range cpu[passive] {
+			each = append(each, fmt.Sprintf("%.2f", c))
+		}
+		fmt.Fprintf(&r, "  passive %-5v CPU %.2f s per minute (runs %s), RSS median %.1f MB\n", passive,
+			medianFloat(cpu[passive]), strings.Join(each, ", "), float64(medianInt(rss[passive]))/1024)
 	}
 	fmt.Fprintf(&r, "  peak RSS %.1f MB; goal: CPU <= 0.3 s per minute, RSS <= 12 MB\n", float64(peak)/1024)
 	return r.String()
@@ -272,7 +280,7 @@ func BenchmarkPassive(b *testing.B) {
 	const each = 30 * time.Second
 	fa := falseAlarmCounts(b, each)
 	const window = 60 * time.Second
-	fp := footprint(b, window)
+	fp := footprint(b, window, 2)
 	report(b, fmt.Sprintf("Passive detection side by side, median of %d runs (BenchmarkPassive)", runs), r.String()+
 		"  (one lab per run: wan1 primary, wan2 its link backup, lab targets ICMP+TCP+DNS, passive_window 0.4. ISP 1 blackholed;\n"+
 		"   offline: `wanlb status --json` polled every 20 ms; working: the first new connection through wan2, dialled every\n"+
@@ -282,4 +290,22 @@ func BenchmarkPassive(b *testing.B) {
 		fmt.Sprintf("  False alarms, each condition for %s with 4 new connections per second (alone for the dead-address bursts):\n", each)+fa+"\n"+
 		fmt.Sprintf("  Daemon footprint, 4 WANs x 3 targets every second, 4 new connections per second, %s per sample:\n", window)+fp+
 		fmt.Sprintf("  (took %s)", time.Since(start).Round(time.Second)))
+}
+
+// BenchmarkDaemonCPU is the footprint part of BenchmarkPassive alone:
+// 3 windows per mode of WANLB_CPU_WINDOW (default 60s). With
+// WANLB_CPUPROFILE=<file> in the environment the daemon writes a CPU
+// profile there until it stops.
+func BenchmarkDaemonCPU(b *testing.B) {
+	labtest.RequireRoot(b)
+	window := 60 * time.Second
+	if v := os.Getenv("WANLB_CPU_WINDOW"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("WANLB_CPU_WINDOW: %v", err)
+		}
+		window = d
+	}
+	report(b, fmt.Sprintf("Daemon footprint, 4 WANs x 3 targets every second, 4 new connections per second, %s per sample (BenchmarkDaemonCPU)", window),
+		footprint(b, window, 3))
 }

@@ -106,7 +106,7 @@ func (m *Monitor) prober(ctx context.Context, gen int, s Spec) {
 
 // round probes every target at once and reports when all have answered
 // or the timeout has passed, whichever is first: a probe that overruns its
-// deadline (pro-bing's receive loop can, by up to 0.1 s) counts as failed,
+// deadline (a blocked read may return a little late) counts as failed,
 // so detection keeps its bound.
 func (m *Monitor) round(ctx context.Context, gen int, s Spec) {
 	defer m.wg.Done()

@@ -131,7 +131,12 @@ func dnsExchange(ctx context.Context, via Via, network, server string, id uint16
 	if _, err := c.Write(query); err != nil {
 		return dnsmessage.Header{}, err
 	}
-	buf := make([]byte, 64*1024)
+	// A UDP answer to a query without EDNS has at most 512 bytes (RFC 1035
+	// 4.2.1); 4 KiB leaves room for servers that ignore that. Not 64 KiB
+	// for every probe: that was a large allocation, zeroed, a dozen times a
+	// second, and a good share of the daemon's CPU. TCP answers get what
+	// their length prefix says.
+	buf := make([]byte, 4096)
 	for {
 		var msg []byte
 		if stream {
@@ -139,6 +144,9 @@ func dnsExchange(ctx context.Context, via Via, network, server string, id uint16
 				return dnsmessage.Header{}, err
 			}
 			n := int(binary.BigEndian.Uint16(buf))
+			if n > len(buf) {
+				buf = make([]byte, n)
+			}
 			if _, err := io.ReadFull(c, buf[:n]); err != nil {
 				return dnsmessage.Header{}, err
 			}

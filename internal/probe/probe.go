@@ -77,8 +77,8 @@ type Result struct {
 
 // Probe sends one probe to t through via and reports the outcome. ctx
 // carries the probe's timeout (DefaultTimeout when it has no deadline);
-// Probe returns by then, except that ICMP may overrun by up to ~0.1 s (see
-// probeICMP). An expired context fails at once without opening a socket.
+// Probe returns by then. An expired context fails at once without opening
+// a socket.
 //
 // Kinds: ICMP echo (OK on one echo reply), DNS A query for t.Host (the root
 // when empty) at t.Addr:t.Port (OK on any well-formed answer, NOERROR or

@@ -251,6 +251,7 @@ type dnsMode struct {
 	rcode    int  // response code; < 0: never answer
 	truncate bool // UDP answers set TC, so the client must retry over TCP
 	stray    bool // send a SERVFAIL with another ID first, which must be ignored
+	long     bool // TCP answers carry 400 A records: longer than the UDP buffer
 }
 
 func newDNSServer(t *testing.T) *dnsServer {
@@ -341,6 +342,13 @@ func (s *dnsServer) answer(network string, query []byte) [][]byte {
 	binary.BigEndian.PutUint16(resp[4:], 1)  // QDCOUNT
 	binary.BigEndian.PutUint32(resp[6:], 0)  // ANCOUNT, NSCOUNT
 	binary.BigEndian.PutUint16(resp[10:], 0) // ARCOUNT
+	if m.long && network == "tcp" {
+		binary.BigEndian.PutUint16(resp[6:], 400) // ANCOUNT
+		for i := 0; i < 400; i++ {
+			// Name: pointer to the question's; A, IN, TTL 60, 198.18.x.y.
+			resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, byte(i>>8), byte(i))
+		}
+	}
 	if !m.stray {
 		return [][]byte{resp}
 	}
@@ -379,6 +387,7 @@ func TestDNS(t *testing.T) {
 		{"REFUSED", dnsMode{rcode: 5}, false, "server answered REFUSED", []string{"udp probe.test. A"}},
 		{"silent", dnsMode{rcode: -1}, false, "timeout", []string{"udp probe.test. A"}},
 		{"truncated", dnsMode{truncate: true}, true, "", []string{"udp probe.test. A", "tcp probe.test. A"}},
+		{"truncated, long answer over TCP", dnsMode{truncate: true, long: true}, true, "", []string{"udp probe.test. A", "tcp probe.test. A"}},
 		{"stray reply ignored", dnsMode{rcode: 0, stray: true}, true, "", []string{"udp probe.test. A"}},
 	}
 	for _, c := range cases {

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -22,8 +21,7 @@ func TestPrivilegeErrorsNameTheCapability(t *testing.T) {
 		{markError(0x2000000, perm), "set SO_MARK 0x2000000: setsockopt: operation not permitted (needs CAP_NET_ADMIN)"},
 		{bindError("wan2", perm), "bind to device wan2 (SO_BINDTODEVICE): setsockopt: operation not permitted (needs CAP_NET_RAW)"},
 		{bindError("wan9", unix.ENODEV), "bind to device wan9 (SO_BINDTODEVICE): no such device"},
-		// pro-bing's own texts, as RunWithContext returns them.
-		{icmpError(Via{Mark: 0x2000000}, fmt.Errorf("error setting mark: %v", perm)), "(needs CAP_NET_ADMIN)"},
+		{icmpError(Via{Mark: 0x2000000}, &net.OpError{Op: "listen", Net: "ip4:1", Err: markError(0x2000000, perm)}), "set SO_MARK 0x2000000: setsockopt: operation not permitted (needs CAP_NET_ADMIN)"},
 		{icmpError(Via{}, &net.OpError{Op: "listen", Net: "ip4:icmp", Err: os.NewSyscallError("socket", unix.EPERM)}), "open raw ICMP socket: listen ip4:icmp: socket: operation not permitted (needs CAP_NET_RAW)"},
 		{icmpError(Via{}, &net.OpError{Op: "write", Net: "ip4:icmp", Err: os.NewSyscallError("sendmsg", unix.EPERM)}), "local firewall"},
 	} {

@@ -15,11 +15,3 @@ func markAndBind(_ int, via Via) error {
 	}
 	return nil
 }
-
-type rawBinder struct{}
-
-func newRawBinder(bool, uint32, string) (*rawBinder, error) { return nil, errUnsupported }
-
-func (*rawBinder) release() {}
-
-func (*rawBinder) bind() error { return errUnsupported }
