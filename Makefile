@@ -103,6 +103,7 @@ bench: deps packages
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkCarrierPath$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkDetection$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkPassive$$' -benchtime 1x
+	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkDaemonCPU$$' -benchtime 1x
 	WANLB_BENCH_REPORT=$(CURDIR)/BENCHMARKS.md $(BENCH) '^BenchmarkUIFlood$$' -benchtime 1x
 	@echo; echo "wrote BENCHMARKS.md"
 
