@@ -60,14 +60,17 @@ func (k *KernelConntrack) DeleteMarked6(mark, mask uint32) error {
 }
 
 // flush sends IPCTNL_MSG_CT_DELETE without a tuple: the kernel then
-// flushes, keeping only the entries of family (AF_UNSPEC: any) whose mark
-// matches mark/mask (ctnetlink_flush_conntrack's filter).
+// deletes only the entries of family (AF_UNSPEC: any) whose mark matches
+// mark/mask (ctnetlink_del_conntrack → ctnetlink_flush_conntrack's
+// filter).
 func (k *KernelConntrack) flush(family uint8, mark, mask uint32) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	req := nl.NewNetlinkRequest(unix.NFNL_SUBSYS_CTNETLINK<<8|nl.IPCTNL_MSG_CT_DELETE, unix.NLM_F_ACK)
 	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_NETFILTER: k.sh}
-	req.AddData(&nl.Nfgenmsg{NfgenFamily: family, Version: nl.NFNETLINK_V0})
+	// The kernel honours the family of a flush only in a version 1
+	// message: version 0 with any family flushes both, for old tools.
+	req.AddData(&nl.Nfgenmsg{NfgenFamily: family, Version: 1})
 	req.AddData(nl.NewRtAttr(nl.CTA_MARK, be32(mark)))
 	req.AddData(nl.NewRtAttr(ctaMarkMask, be32(mask)))
 	_, err := req.Execute(unix.NETLINK_NETFILTER, 0)
