@@ -77,23 +77,7 @@ func (l *Lab) whoamiOnce(addr string) (string, error) {
 // under key 0; individual failures do not abort the run. All connections
 // are made from one locked thread, so this is fast.
 func (l *Lab) CountISPs(ns string, n int, port int) (map[int]int, error) {
-	addr := netip.AddrPortFrom(serverAddr, uint16(port)).String()
-	counts := make(map[int]int)
-	err := l.Do(ns, func() error {
-		for i := 0; i < n; i++ {
-			remote, err := l.whoamiOnce(addr)
-			if err != nil {
-				counts[0]++
-				continue
-			}
-			counts[l.ISPOf(remote)]++
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("lab: count ISPs from %s to %s: %w", ns, addr, err)
-	}
-	return counts, nil
+	return l.CountISPsAt(ns, n, netip.AddrPortFrom(serverAddr, uint16(port)).String())
 }
 
 // DialTCP opens a long-lived TCP connection from ns to addr. The lab closes
