@@ -107,6 +107,7 @@ func udpFlowOn(t *testing.T, l *lab.Lab, addr netip.Addr, k int) *net.UDPConn {
 
 // echoVia sends one datagram on c and returns the ISP its reply came
 // through (the server echoes the address it saw), 0 when none came.
+// Either family.
 func echoVia(l *lab.Lab, c *net.UDPConn) int {
 	c.SetDeadline(time.Now().Add(time.Second))
 	if _, err := c.Write([]byte("x")); err != nil {
@@ -118,14 +119,5 @@ func echoVia(l *lab.Lab, c *net.UDPConn) int {
 		return 0
 	}
 	remote, _, _ := strings.Cut(string(buf[:n]), " ")
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return 0
-	}
-	for _, isp := range l.ISPs {
-		if ap.Addr() == isp.PublicAddr || ap.Addr() == isp.PublicAddr6() {
-			return isp.Index
-		}
-	}
-	return 0
+	return l.ISPOf(remote)
 }

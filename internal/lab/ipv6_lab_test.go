@@ -102,7 +102,7 @@ func testIPv6Translated(t *testing.T, backend string) {
 			if c, err = l.DialUDP(l.Client, "", server6(l, lab.EchoPort)); err != nil {
 				t.Fatal(err)
 			}
-			isp = echo6(c)
+			isp = echoVia(l, c)
 		}
 		if isp != 1 {
 			t.Fatal("no IPv6 flow landed on wan1 in 40 tries")
@@ -113,7 +113,7 @@ func testIPv6Translated(t *testing.T, backend string) {
 			t.Fatal("no IPv6 conntrack entry carries wan1's mark")
 		}
 		e.apply(2)
-		if k := echo6(c); k != 1 {
+		if k := echoVia(l, c); k != 1 {
 			t.Fatalf("before the deletion the flow went through wan%d, want wan1 (its entry keeps it there)", k)
 		}
 		err := l.Do(l.Router, func() error {
@@ -130,7 +130,7 @@ func testIPv6Translated(t *testing.T, backend string) {
 		if n := marked6(t, l, mark, mask); n != 0 {
 			t.Errorf("%d IPv6 conntrack entries with wan1's mark left after the deletion", n)
 		}
-		if k := echo6(c); k != 2 {
+		if k := echoVia(l, c); k != 2 {
 			t.Errorf("after the deletion the flow went through wan%d, want wan2", k)
 		}
 		e.apply()
@@ -276,31 +276,6 @@ func snapshot6(t *testing.T, l *lab.Lab) string {
 		}
 	}
 	return b.String()
-}
-
-// echo6 sends one datagram on c and returns the ISP its reply came
-// through, 0 when none came.
-func echo6(c *net.UDPConn) int {
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("x")); err != nil {
-		return 0
-	}
-	buf := make([]byte, 512)
-	n, err := c.Read(buf)
-	if err != nil {
-		return 0
-	}
-	remote, _, _ := strings.Cut(string(buf[:n]), " ")
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return 0
-	}
-	for k := 1; k <= 9; k++ {
-		if ap.Addr() == netip.MustParseAddr(fmt.Sprintf("2001:db8:%d::2", 20+k)) {
-			return k
-		}
-	}
-	return 0
 }
 
 // marked6 counts the router's IPv6 conntrack entries whose mark is mark
