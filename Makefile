@@ -13,6 +13,8 @@ LDFLAGS  = -s -w -X 'github.com/wanlb/wanlb/internal/cli.Version=$(VERSION) (git
 GCFLAGS := -tags nethttpomithttp2 -gcflags=all=-l
 # Unit-test packages: everything but the namespace lab and the demo, which need root
 # and a real kernel and so does not run under qemu-user.
+# The checks of the built packages run in `make packages`, not with the unit tests.
+DIST_TESTS = ^(TestDistIPKs|TestDistAPKs)$$
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/internal/lab$$' -e '/internal/demo$$')
 DEB_PKGS := iptables nftables busybox iproute2 iputils-ping conntrack dnsmasq-base qemu-user-static procps chromium nodejs iperf3 openssl build-essential cmake pkg-config libjson-c-dev
 # OpenWrt's own fw4, ubus, rpcd, uci, opkg, apk-tools and pfSense's dpinger, built
@@ -62,7 +64,7 @@ lint:
 
 # The daemon's state loop and the probe monitor are concurrent: race-checked.
 unit:
-	$(GO) test -count=1 $(UNIT_PKGS)
+	$(GO) test -count=1 -skip '$(DIST_TESTS)' $(UNIT_PKGS)
 	$(GO) test -race -count=1 ./internal/daemon ./internal/monitor
 
 # Namespace lab: real traffic through real namespaces. Needs root; in CI
@@ -78,10 +80,10 @@ fuzz:
 
 # Unit tests again on the routers' architectures, under qemu-user.
 qemu:
-	GOOS=linux GOARCH=mips   GOMIPS=softfloat CGO_ENABLED=0 $(GO) test -count=1 -exec qemu-mips-static    $(UNIT_PKGS)
-	GOOS=linux GOARCH=mipsle GOMIPS=softfloat CGO_ENABLED=0 $(GO) test -count=1 -exec qemu-mipsel-static  $(UNIT_PKGS)
-	GOOS=linux GOARCH=arm    GOARM=7          CGO_ENABLED=0 $(GO) test -count=1 -exec qemu-arm-static     $(UNIT_PKGS)
-	GOOS=linux GOARCH=arm64                   CGO_ENABLED=0 $(GO) test -count=1 -exec qemu-aarch64-static $(UNIT_PKGS)
+	GOOS=linux GOARCH=mips   GOMIPS=softfloat CGO_ENABLED=0 WANLB_EMULATED=1 $(GO) test -count=1 -skip '$(DIST_TESTS)' -exec qemu-mips-static $(UNIT_PKGS)
+	GOOS=linux GOARCH=mipsle GOMIPS=softfloat CGO_ENABLED=0 WANLB_EMULATED=1 $(GO) test -count=1 -skip '$(DIST_TESTS)' -exec qemu-mipsel-static $(UNIT_PKGS)
+	GOOS=linux GOARCH=arm    GOARM=7          CGO_ENABLED=0 WANLB_EMULATED=1 $(GO) test -count=1 -skip '$(DIST_TESTS)' -exec qemu-arm-static $(UNIT_PKGS)
+	GOOS=linux GOARCH=arm64                   CGO_ENABLED=0 WANLB_EMULATED=1 $(GO) test -count=1 -skip '$(DIST_TESTS)' -exec qemu-aarch64-static $(UNIT_PKGS)
 
 # Benchmarks in the lab (root): sizes, apply cost against per-rule iptables
 # calls, distribution of weights, forwarding throughput, the daemon's RSS and
