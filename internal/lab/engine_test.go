@@ -279,10 +279,11 @@ func testWANLeavesLongConnectionStays(t *testing.T, backend string) {
 	}
 }
 
-// udpISP sends one datagram from a fresh socket (a new connection) to the
-// echo server and returns the ISP it went through, 0 when nothing came back.
-func udpISP(t *testing.T, l *lab.Lab, ns string) int {
-	c, err := l.DialUDP(ns, "", "198.18.100.1:7")
+// udpISP sends one datagram from a fresh socket bound to port (a new
+// connection) to the echo server and returns the ISP it went through, 0 when
+// nothing came back.
+func udpISP(t *testing.T, l *lab.Lab, ns string, port int) int {
+	c, err := l.DialUDP(ns, fmt.Sprintf(":%d", port), "198.18.100.1:7")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,10 +308,15 @@ func testPolicyRulePinsAndFallsBack(t *testing.T, backend string) {
 	rule := func(fallback int) string {
 		return wanConfig(e.l, 1, 1, 1) + fmt.Sprintf("config rule 'echo'\n\toption proto 'udp'\n\toption dest_port '7'\n\tlist wan 'wan3'\n\toption fallback '%d'\n", fallback)
 	}
+	// Each phase sends from its own source ports. A flow keeps its WAN for
+	// as long as its conntrack entry lives, as in any connection-tracking
+	// balancer; a random port could reuse the tuple of an earlier phase's
+	// flow and take that flow's WAN with it.
+	const phase1, phase2, phase3 = 20000, 21000, 22000
 	e.configure(rule(1))
 	e.apply()
 	for i := 0; i < 20; i++ {
-		if k := udpISP(t, e.l, e.l.Client); k != 3 {
+		if k := udpISP(t, e.l, e.l.Client, phase1+i); k != 3 {
 			t.Fatalf("flow %d matching the rule went through wan%d, want wan3", i, k)
 		}
 	}
@@ -322,7 +328,7 @@ func testPolicyRulePinsAndFallsBack(t *testing.T, backend string) {
 	e.apply(1, 2) // wan3 offline, fallback 1
 	seen := map[int]int{}
 	for i := 0; i < 20; i++ {
-		seen[udpISP(t, e.l, e.l.Client)]++
+		seen[udpISP(t, e.l, e.l.Client, phase2+i)]++
 	}
 	if seen[0] > 0 || seen[3] > 0 {
 		t.Errorf("with fallback 1 and wan3 offline, flows went: %v", seen)
@@ -331,7 +337,7 @@ func testPolicyRulePinsAndFallsBack(t *testing.T, backend string) {
 	e.configure(rule(0))
 	e.apply(1, 2) // fallback 0: dropped
 	for i := 0; i < 5; i++ {
-		if k := udpISP(t, e.l, e.l.Client); k != 0 {
+		if k := udpISP(t, e.l, e.l.Client, phase3+i); k != 0 {
 			t.Fatalf("with fallback 0 and wan3 offline a flow went through wan%d", k)
 		}
 	}
