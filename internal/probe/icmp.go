@@ -92,21 +92,28 @@ func probeICMP(ctx context.Context, via Via, t config.Target) (time.Duration, er
 			return 0, icmpError(via, err)
 		}
 		rtt := time.Since(sent)
-		// Go strips the IPv4 header of ip4 raw sockets; ICMPv6 sockets
-		// never get one.
-		m, err := icmp.ParseMessage(proto, buf[:n])
-		if err != nil || m.Type != replyType {
-			continue
+		if isEchoReply(buf[:n], from, proto, replyType, dst.IP, id, seq) {
+			return rtt, nil
 		}
-		e, ok := m.Body.(*icmp.Echo)
-		if !ok || e.ID != id || e.Seq != seq {
-			continue
-		}
-		if ip, ok := from.(*net.IPAddr); !ok || !ip.IP.Equal(dst.IP) {
-			continue
-		}
-		return rtt, nil
 	}
+}
+
+// isEchoReply tells whether a packet read from a raw ICMP socket is the
+// reply to this probe's request: an echo reply from dst with its identifier
+// and sequence number. Anything else (other probes' replies, requests,
+// errors, replies from another address) is someone else's. Go strips the
+// IPv4 header of ip4 raw sockets; ICMPv6 sockets never get one.
+func isEchoReply(pkt []byte, from net.Addr, proto int, replyType icmp.Type, dst net.IP, id, seq int) bool {
+	m, err := icmp.ParseMessage(proto, pkt)
+	if err != nil || m.Type != replyType {
+		return false
+	}
+	e, ok := m.Body.(*icmp.Echo)
+	if !ok || e.ID != id || e.Seq != seq {
+		return false
+	}
+	ip, ok := from.(*net.IPAddr)
+	return ok && ip.IP.Equal(dst)
 }
 
 // icmpError adds the missing capability to socket errors: creating a raw
