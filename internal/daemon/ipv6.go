@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/netifd"
@@ -32,11 +33,11 @@ func (d *Daemon) refreshNetifd6(ctx context.Context, w *config.WAN) bool {
 	}
 	old, known := d.ifaces6[w.Name]
 	d.ifaces6[w.Name] = ifc
-	if known && old.Up == ifc.Up && old.Device == ifc.Device && old.Default6 == ifc.Default6 && old.Gateway6 == ifc.Gateway6 {
+	if known && old.Up == ifc.Up && old.Device == ifc.Device && old.Default6 == ifc.Default6 && old.Gateway6 == ifc.Gateway6 && slices.Equal(old.DNS, ifc.DNS) {
 		return false
 	}
 	if known || ifc.Up {
-		d.log.Info(fmt.Sprintf("netifd: %s (IPv6 of %s) up=%v device=%s gateway6=%s", w.Interface6, w.Name, ifc.Up, ifc.Device, ifc.Gateway6))
+		d.log.Info(fmt.Sprintf("netifd: %s (IPv6 of %s) up=%v device=%s gateway6=%s dns=%v", w.Interface6, w.Name, ifc.Up, ifc.Device, ifc.Gateway6, ifc.DNS))
 	}
 	return true
 }

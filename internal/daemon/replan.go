@@ -2,9 +2,12 @@ package daemon
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/wanlb/wanlb/internal/netifd"
 	"github.com/wanlb/wanlb/internal/plan"
 )
 
@@ -28,7 +31,7 @@ func (d *Daemon) states() map[string]plan.WANState {
 			Gateway: gw,
 			Carrier: d.carrier(w),
 			Online:  d.trackers[w.Name].Usable(),
-			DNS:     ifc.DNS,
+			DNS:     wanDNS(ifc, d.ifaces6[w.Name]),
 		}
 		st.Has6, st.Device6, st.Gateway6 = d.side6(w)
 		d.state6(w, &st)
@@ -36,6 +39,19 @@ func (d *Daemon) states() map[string]plan.WANState {
 			st.Has6 = false // see masq6.go
 		}
 		out[w.Name] = st
+	}
+	return out
+}
+
+// wanDNS is a WAN's resolvers: those netifd reports on its interface and
+// the IPv6 ones of its IPv6 interface (wan6 reports the ISP's DHCPv6 and
+// RA resolvers), each once.
+func wanDNS(ifc, ifc6 netifd.Interface) []netip.Addr {
+	out := slices.Clone(ifc.DNS)
+	for _, a := range ifc6.DNS {
+		if a.Is6() && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
 	}
 	return out
 }

@@ -87,10 +87,12 @@ var plans = []struct {
 		WANs:    []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1")},
 		Default: plan.Group{Action: plan.Unreachable}}},
 	// Dual stack: wan has both families on one device, wanb's IPv6 side
-	// is its own device with a link-local gateway, lte has IPv4 only.
+	// is its own device with a link-local gateway and a resolver of each
+	// family, lte has IPv4 only.
 	{"dual-stack", &plan.Plan{Enabled: true, MarkMask: 0x3f000000,
 		WANs: []plan.WAN{with6(wan("wan", 1, "wan1", "198.18.11.1"), "wan1", "2001:db8:11::1"),
-			with6(wan("wanb", 2, "wan2", "198.18.12.1"), "pppoe-wanb", "fe80::1"), wan("lte", 3, "wwan0", "")},
+			withDNS(with6(wan("wanb", 2, "wan2", "198.18.12.1"), "pppoe-wanb", "fe80::1"), "198.18.200.53", "2001:db8:200::53"),
+			withDNS(wan("lte", 3, "wwan0", ""), "2001:db8:300::53")}, // no IPv6 side: its IPv6 resolver is not pinned
 		Default:  balanced(mem("wan", 0.5), mem("wanb", 0.25), mem("lte", 0.25)),
 		Default6: balanced(mem("wan", 0.75), mem("wanb", 0.25)),
 		Rules: []plan.RuleGroup{

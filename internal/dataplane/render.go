@@ -163,8 +163,11 @@ func Render(p *plan.Plan) (*Desired, error) {
 	for _, w := range p.WANs {
 		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(w.Mark), Mark: m.Value(w.Mark), Mask: uint32(m), Table: table(w.Mark)})
 		for _, dns := range w.DNS {
-			if dns.Is4() {
+			switch {
+			case dns.Is4():
 				d.Rules = append(d.Rules, IPRule{Priority: RulePrioDNS, Dst: netip.PrefixFrom(dns, 32), Table: table(w.Mark)})
+			case w.Has6:
+				d.Rules = append(d.Rules, IPRule{Priority: RulePrioDNS, Dst: netip.PrefixFrom(dns, 128), Table: table(w.Mark), V6: true})
 			}
 		}
 		r := Route{Table: table(w.Mark), Device: w.Device}

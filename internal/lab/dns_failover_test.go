@@ -23,42 +23,53 @@ import (
 	"github.com/wanlb/wanlb/internal/openwrttest"
 )
 
-// wan1Resolver is the DNS server netifd reports for wan1. It sits on the
-// internet side and answers queries from every ISP, so a query to it works
-// exactly when it leaves by a working WAN; dnsmasq's query log tells which.
+// wan1Resolver and wan1Resolver6 are the DNS servers netifd reports for
+// wan1 (on its interface wan1, and on its IPv6 interface wan16). They sit
+// on the internet side and answer queries from every ISP, so a query to
+// them works exactly when it leaves by a working WAN; dnsmasq's query log
+// tells which.
 var (
-	wan1Resolver = netip.MustParseAddr("198.18.100.53")
-	wan1Answer   = netip.MustParseAddr("198.18.100.99")
+	wan1Resolver  = netip.MustParseAddr("198.18.100.53")
+	wan1Resolver6 = netip.MustParseAddr("2001:db8:100::53")
+	wan1Answer    = netip.MustParseAddr("198.18.100.99")
 )
 
-// dnsResolver runs dnsmasq on wan1Resolver, answering *.wan1.test with
-// wan1Answer and logging every query with its source, and waits until it
-// answers.
+// dnsResolver runs dnsmasq on wan1Resolver and wan1Resolver6 (the lab
+// needs IPv6), answering *.wan1.test with wan1Answer and logging every
+// query with its source, and waits until it answers on both.
 func dnsResolver(t *testing.T, l *lab.Lab) *lab.Process {
 	t.Helper()
-	if _, err := l.Exec(l.Internet, "ip", "addr", "add", wan1Resolver.String()+"/32", "dev", "lo"); err != nil {
-		t.Fatal(err)
+	servers := []netip.Addr{wan1Resolver, wan1Resolver6}
+	args := []string{"--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces", "--port=53",
+		"--address=/wan1.test/" + wan1Answer.String(),
+		"--log-queries", "--log-facility=-", "--pid-file", "--user=root", "--conf-file=/dev/null"}
+	for _, a := range servers {
+		if _, err := l.Exec(l.Internet, "ip", "addr", "add", netip.PrefixFrom(a, a.BitLen()).String(), "dev", "lo"); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--listen-address="+a.String())
 	}
-	p, err := l.Start(l.Internet, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces",
-		"--listen-address="+wan1Resolver.String(), "--port=53", "--address=/wan1.test/"+wan1Answer.String(),
-		"--log-queries", "--log-facility=-", "--pid-file", "--user=root", "--conf-file=/dev/null")
+	p, err := l.Start(l.Internet, "dnsmasq", args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := dnsQuery(l, l.Internet, "ready.wan1.test"); err == nil {
-			return p
-		} else if time.Now().After(end) {
-			t.Fatalf("dnsmasq does not answer: %v\n%s", err, p.Output())
+	for _, a := range servers {
+		end := time.Now().Add(5 * time.Second)
+		for {
+			if _, err := dnsQuery(l, l.Internet, a, "ready.wan1.test"); err == nil {
+				break
+			} else if time.Now().After(end) {
+				t.Fatalf("dnsmasq does not answer on %s: %v\n%s", a, err, p.Output())
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	return p
 }
 
-// dnsQuery sends one A query for name to wan1Resolver from ns, over UDP
-// from a plain socket as a stub resolver does, and checks the answer.
-func dnsQuery(l *lab.Lab, ns, name string) (netip.Addr, error) {
+// dnsQuery sends one A query for name to server from ns, over UDP from a
+// plain socket as a stub resolver does, and checks the answer.
+func dnsQuery(l *lab.Lab, ns string, server netip.Addr, name string) (netip.Addr, error) {
 	var got netip.Addr
 	err := l.Do(ns, func() error {
 		q, err := dnsmessage.NewName(name + ".")
@@ -71,7 +82,7 @@ func dnsQuery(l *lab.Lab, ns, name string) (netip.Addr, error) {
 		if err != nil {
 			return err
 		}
-		c, err := net.Dial("udp", netip.AddrPortFrom(wan1Resolver, 53).String())
+		c, err := net.Dial("udp", netip.AddrPortFrom(server, 53).String())
 		if err != nil {
 			return err
 		}
@@ -105,12 +116,12 @@ func dnsQuery(l *lab.Lab, ns, name string) (netip.Addr, error) {
 	return got, err
 }
 
-// viaISP asks the resolver for a fresh name from ns and returns the ISP
-// the query arrived through (from dnsmasq's log), or an error.
-func viaISP(t *testing.T, l *lab.Lab, resolver *lab.Process, ns string, seq *int) (int, error) {
+// viaISP asks the resolver at server for a fresh name from ns and returns
+// the ISP the query arrived through (from dnsmasq's log), or an error.
+func viaISP(l *lab.Lab, resolver *lab.Process, ns string, server netip.Addr, seq *int) (int, error) {
 	*seq++
 	name := fmt.Sprintf("q%d.wan1.test", *seq)
-	if _, err := dnsQuery(l, ns, name); err != nil {
+	if _, err := dnsQuery(l, ns, server, name); err != nil {
 		return 0, err
 	}
 	// The log line reaches us through a pipe, possibly after the answer.
@@ -125,17 +136,23 @@ func viaISP(t *testing.T, l *lab.Lab, resolver *lab.Process, ns string, seq *int
 	}
 }
 
+// Both families at once: wan1's IPv4 resolver comes from its interface,
+// its IPv6 one from its IPv6 interface (wan16), and each is pinned to wan1
+// and released while wan1 is down. The lab translates IPv6 (masquerade6),
+// so a query to wan1's IPv6 resolver can leave by wan2 as IPv4 ones can.
 func TestDNSFollowsFailover(t *testing.T) {
 	labtest.RequireRoot(t)
-	l := newLab(t, lab.Options{ISPs: 2})
+	l := newLab(t, lab.Options{ISPs: 2, IPv6: true})
 	resolver := dnsResolver(t, l)
 	ifaces := map[string]netifd.Interface{}
 	for _, isp := range l.ISPs {
 		ifc := netifd.Interface{Name: fmt.Sprintf("wan%d", isp.Index), Up: true, Device: isp.RouterDev, Gateway: isp.Gateway}
+		ifc6 := netifd.Interface{Name: ifc.Name + "6", Up: true, Device: isp.RouterDev, Default6: true, Gateway6: isp.Gateway6()}
 		if isp.Index == 1 {
 			ifc.DNS = []netip.Addr{wan1Resolver}
+			ifc6.DNS = []netip.Addr{wan1Resolver6}
 		}
-		ifaces[ifc.Name] = ifc
+		ifaces[ifc.Name], ifaces[ifc6.Name] = ifc, ifc6
 	}
 	ubus := netifdtest.Serve(t, openwrttest.New(t), l.Router, ifaces)
 	d := startDaemonWithUbus(t, l, ubus, netifdWANs(l))
@@ -143,37 +160,48 @@ func TestDNSFollowsFailover(t *testing.T) {
 
 	seq := 0
 	from := map[string]string{l.Router: "the router", l.Client: "the LAN client"}
-	// allVia checks that n queries from ns all go through ISP k.
-	allVia := func(ns string, k, n int, when string) {
+	servers := []netip.Addr{wan1Resolver, wan1Resolver6}
+	// allVia checks that n queries from ns to server all go through ISP k.
+	allVia := func(ns string, server netip.Addr, k, n int, when string) {
 		t.Helper()
 		for i := 0; i < n; i++ {
-			if got, err := viaISP(t, l, resolver, ns, &seq); err != nil || got != k {
-				t.Fatalf("%s: query %d from %s to wan1's resolver went via ISP %d (%v), want ISP %d", when, i, from[ns], got, err, k)
+			if got, err := viaISP(l, resolver, ns, server, &seq); err != nil || got != k {
+				t.Fatalf("%s: query %d from %s to wan1's resolver %s went via ISP %d (%v), want ISP %d", when, i, from[ns], server, got, err, k)
 			}
 		}
 	}
-	// waitVia waits until a query from ns works and goes through ISP k.
-	waitVia := func(ns string, k int, since time.Time, within time.Duration, when string) {
+	// waitVia waits until a query from ns to server works and goes
+	// through ISP k.
+	waitVia := func(ns string, server netip.Addr, k int, since time.Time, within time.Duration, when string) {
 		t.Helper()
 		end := time.Now().Add(within)
 		for {
-			got, err := viaISP(t, l, resolver, ns, &seq)
+			got, err := viaISP(l, resolver, ns, server, &seq)
 			if err == nil && got == k {
-				t.Logf("%s: DNS from %s through ISP %d %s after the change", when, from[ns], k, time.Since(since).Round(10*time.Millisecond))
+				t.Logf("%s: DNS from %s to %s through ISP %d %s after the change", when, from[ns], server, k, time.Since(since).Round(10*time.Millisecond))
 				return
 			}
 			if time.Now().After(end) {
 				out, _ := l.Exec(l.Router, "ip", "rule")
-				t.Fatalf("%s: DNS from %s to wan1's resolver not through ISP %d within %s (last: ISP %d, %v)\nip rule:\n%s", when, from[ns], k, within, got, err, out)
+				out6, _ := l.Exec(l.Router, "ip", "-6", "rule")
+				t.Fatalf("%s: DNS from %s to wan1's resolver %s not through ISP %d within %s (last: ISP %d, %v)\nip rule:\n%s\nip -6 rule:\n%s",
+					when, from[ns], server, k, within, got, err, out, out6)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	pinned := func() string {
+		out, _ := l.Exec(l.Router, "ip", "rule")
+		out6, _ := l.Exec(l.Router, "ip", "-6", "rule")
+		return out + out6
+	}
 
-	// Both WANs up: wan1's resolver is pinned to wan1, although wan2
-	// carries half of the other traffic.
+	// Both WANs up: wan1's resolvers are pinned to wan1, although wan2
+	// carries half of the other traffic of each family.
 	for _, ns := range []string{l.Router, l.Client} {
-		allVia(ns, 1, 10, "both WANs up")
+		for _, server := range servers {
+			allVia(ns, server, 1, 10, "both WANs up")
+		}
 	}
 
 	if err := l.Blackhole(1); err != nil {
@@ -182,11 +210,15 @@ func TestDNSFollowsFailover(t *testing.T) {
 	fault := time.Now()
 	d.waitState("wan1", "offline", 10*time.Second)
 	for _, ns := range []string{l.Router, l.Client} {
-		waitVia(ns, 2, fault, 5*time.Second, "wan1 down")
-		allVia(ns, 2, 5, "wan1 down")
+		for _, server := range servers {
+			waitVia(ns, server, 2, fault, 5*time.Second, "wan1 down")
+			allVia(ns, server, 2, 5, "wan1 down")
+		}
 	}
-	if out, _ := l.Exec(l.Router, "ip", "rule"); strings.Contains(out, "to "+wan1Resolver.String()) {
-		t.Errorf("wan1's resolver still pinned while wan1 is offline:\n%s", out)
+	for _, server := range servers {
+		if rules := pinned(); strings.Contains(rules, "to "+server.String()) {
+			t.Errorf("wan1's resolver %s still pinned while wan1 is offline:\n%s", server, rules)
+		}
 	}
 
 	if err := l.Heal(1); err != nil {
@@ -195,7 +227,9 @@ func TestDNSFollowsFailover(t *testing.T) {
 	healed := time.Now()
 	d.waitState("wan1", "online", 15*time.Second)
 	for _, ns := range []string{l.Router, l.Client} {
-		waitVia(ns, 1, healed, 5*time.Second, "wan1 back")
-		allVia(ns, 1, 10, "wan1 back")
+		for _, server := range servers {
+			waitVia(ns, server, 1, healed, 5*time.Second, "wan1 back")
+			allVia(ns, server, 1, 10, "wan1 back")
+		}
 	}
 }

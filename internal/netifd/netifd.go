@@ -41,7 +41,9 @@ type Interface struct {
 	// mask 0). It is invalid when there is none, or when the route is a
 	// device route (nexthop 0.0.0.0, as on point-to-point links).
 	Gateway netip.Addr
-	DNS     []netip.Addr // "dns-server", IPv4 ones only (for now)
+	// DNS are "dns-server": IPv4 and global IPv6 addresses (a link-local
+	// resolver would need its zone, which netifd does not print).
+	DNS []netip.Addr
 	// Addrs are "ipv4-address" (address and mask): the web UI listens on
 	// them for a `ui.listen` of the form <interface>:<port>.
 	Addrs []netip.Prefix
@@ -208,7 +210,7 @@ func Parse(name string, statusJSON []byte) (Interface, error) {
 		// netifd prints these with inet_ntop, so anything unparsable is a
 		// stand-in's mistake; DNS servers are not worth failing a WAN for.
 		a, err := netip.ParseAddr(d)
-		if err != nil || !a.Is4() {
+		if err != nil || a.Zone() != "" || a.Is4In6() || a.IsLinkLocalUnicast() || a.IsUnspecified() {
 			continue
 		}
 		iface.DNS = append(iface.DNS, a)

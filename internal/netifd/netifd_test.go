@@ -73,19 +73,19 @@ func TestParse(t *testing.T) {
 			want: Interface{Name: "wan", Proto: "dhcp"},
 		},
 		{
-			// The IPv6 default route is the IPv6 side's; the IPv6 DNS
-			// server is skipped; of two IPv4
+			// The IPv6 default route is the IPv6 side's, and so is the
+			// IPv6 DNS server; of two IPv4
 			// default routes the lower metric wins; a /24 route is no
 			// default route.
 			name: "4g qmi",
 			file: "wwan_qmi.json",
 			want: Interface{Name: "wan", Up: true, Proto: "qmi", Device: "wwan0",
-				Gateway: netip.MustParseAddr("198.18.4.73"), DNS: addrs("198.18.4.53", "198.18.4.54"), Addrs: prefixes("198.18.4.77/29"),
+				Gateway: netip.MustParseAddr("198.18.4.73"), DNS: addrs("2001:db8:4::53", "198.18.4.53", "198.18.4.54"), Addrs: prefixes("198.18.4.77/29"),
 				Default6: true, Gateway6: netip.MustParseAddr("2001:db8:4::1"), Addrs6: prefixes("2001:db8:4::77/128")},
 		},
 		{
 			name: "minimal up, no routes, odd dns entries skipped",
-			json: `{"up": true, "l3_device": "eth0.2", "dns-server": ["", "banana", "fe80::1%eth0", "198.18.9.9"], "future-key": {"x": [1]}}`,
+			json: `{"up": true, "l3_device": "eth0.2", "dns-server": ["", "banana", "fe80::1%eth0", "fe80::53", "::", "::ffff:198.18.9.8", "198.18.9.9"], "future-key": {"x": [1]}}`,
 			want: Interface{Name: "wan", Up: true, Device: "eth0.2", DNS: addrs("198.18.9.9")},
 		},
 		{
@@ -106,7 +106,7 @@ func TestParse(t *testing.T) {
 			name: "dhcpv6 wan6",
 			file: "wan6_dhcpv6.json",
 			want: Interface{Name: "wan", Up: true, Proto: "dhcpv6", Device: "eth1", Default6: true, Gateway6: netip.MustParseAddr("fe80::1"),
-				Addrs6: prefixes("2001:db8:0:1::1a2b/128", "2001:db8:0:1:21a:2bff:fe3c:4d5e/64")},
+				DNS: addrs("2001:db8::53"), Addrs6: prefixes("2001:db8:0:1::1a2b/128", "2001:db8:0:1:21a:2bff:fe3c:4d5e/64")},
 		},
 		{
 			name: "ipv6 device default route",

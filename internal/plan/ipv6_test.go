@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -159,6 +160,57 @@ func TestIPv6OwnState(t *testing.T) {
 				if w.Usable6 != tt.usable6[i] {
 					t.Errorf("%s: Usable6 %v, want %v", w.Name, w.Usable6, tt.usable6[i])
 				}
+			}
+		})
+	}
+}
+
+// A WAN's IPv6 resolvers are pinned to it by its IPv6 side's state, apart
+// from its IPv4 ones: a WAN with dead IPv6 keeps its IPv4 resolvers pinned
+// and lets queries to its IPv6 ones leave by another WAN. In routed mode
+// IPv6 resolvers are never pinned (the query's source prefix decides).
+func TestIPv6DNSPinnedByItsSide(t *testing.T) {
+	r4, r6 := netip.MustParseAddr("198.18.100.53"), netip.MustParseAddr("2001:db8:100::53")
+	tests := []struct {
+		name    string
+		states  []string
+		probed6 map[string]bool
+		no6     bool // w1 has no IPv6 side
+		routed  bool
+		want    string // w1's pinned resolvers
+	}{
+		{name: "both sides online", states: []string{"w1", "w2"}, want: "[198.18.100.53 2001:db8:100::53]"},
+		{name: "IPv6 dead, IPv4 fine", states: []string{"w1", "w2"}, probed6: map[string]bool{"w1": false, "w2": true}, want: "[198.18.100.53]"},
+		{name: "IPv4 dead, IPv6 fine", states: []string{"-w1", "w2"}, probed6: map[string]bool{"w1": true, "w2": true}, want: "[2001:db8:100::53]"},
+		{name: "both dead", states: []string{"-w1", "w2"}, want: "[]"},
+		{name: "no IPv6 side", states: []string{"w1", "w2"}, no6: true, want: "[198.18.100.53]"},
+		{name: "routed mode", states: []string{"w1", "w2"}, routed: true, want: "[198.18.100.53]"},
+		{name: "IPv6 the last resort: pinned", states: []string{"w1", "w2"}, probed6: map[string]bool{"w1": false, "w2": false},
+			want: "[198.18.100.53 2001:db8:100::53]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cfg("w1", "w2")
+			if tt.routed {
+				c.Globals.IPv6Mode = config.IPv6Routed
+			}
+			s := st(tt.states...)
+			if tt.no6 {
+				v6(c, s, "w2")
+			} else {
+				v6(c, s, "w1", "w2")
+			}
+			for n, on := range tt.probed6 {
+				w := s[n]
+				w.Probed6, w.Online6 = true, on
+				s[n] = w
+			}
+			w1 := s["w1"]
+			w1.DNS = []netip.Addr{r4, r6}
+			s["w1"] = w1
+			p := Compute(Input{Config: c, States: s, Now: monday})
+			if got := fmt.Sprint(p.WANs[0].DNS); got != tt.want {
+				t.Errorf("w1 pins %s, want %s", got, tt.want)
 			}
 		})
 	}

@@ -20,7 +20,7 @@ type WANState struct {
 	Gateway netip.Addr   // next hop; invalid for point-to-point links
 	Carrier bool         // the device is up and has carrier
 	Online  bool         // online detection says the WAN reaches the internet
-	DNS     []netip.Addr // DNS servers learned on this WAN (netifd: DHCP, PPP or static 'option dns')
+	DNS     []netip.Addr // DNS servers learned on this WAN, both families (netifd: DHCP, DHCPv6, PPP or static 'option dns')
 	// The IPv6 side: Has6 when the WAN has one now (an IPv6 default route
 	// from netifd, or gateway6 in the config), by Device6 via Gateway6
 	// (invalid: a device route).
@@ -92,9 +92,10 @@ type WAN struct {
 	Device  string
 	Gateway netip.Addr
 	// DNS are the WAN's resolvers to pin to it (reached through this WAN
-	// whatever the balancing says): empty while the WAN carries nothing
-	// because it is down, so the router's and the LAN's queries to them
-	// go out through the WANs that are up instead of into a dead link.
+	// whatever the balancing says), IPv4 and IPv6: a family's are left out
+	// while that side of the WAN carries nothing because it is down, so the
+	// router's and the LAN's queries to them go out through the WANs that
+	// are up instead of into a dead link (see pinnedDNS).
 	DNS     []netip.Addr
 	Usable  bool    // enabled, carrier, online
 	Standby bool    // held back by a link backup entry
@@ -204,21 +205,25 @@ func Compute(in Input) *Plan {
 
 	ipv6Groups(c, p, usable, carrier, standby)
 
-	active := map[string]bool{}
-	for _, g := range append([]Group{p.Default, p.Default6}, ruleGroups(p.Rules)...) {
+	// The WANs that receive new connections, per family.
+	active4, active6 := map[string]bool{}, map[string]bool{}
+	activate := func(set map[string]bool, g Group) {
 		for _, m := range g.Members {
-			active[m.WAN] = true
+			set[m.WAN] = true
 		}
 	}
+	activate(active4, p.Default)
+	activate(active6, p.Default6)
+	for _, r := range p.Rules {
+		activate(active4, r.Group)
+		activate(active6, r.Group6)
+	}
+	routed := c.Globals.IPv6Mode == config.IPv6Routed
 	for i := range p.WANs {
 		w := &p.WANs[i]
 		w.Standby = standby[w.Name]
-		w.Active = active[w.Name]
-		// Usable (a standby backup too: ISPs often refuse queries from
-		// other networks), or carrying traffic as a last resort.
-		if !w.Usable && !w.Active {
-			w.DNS = nil
-		}
+		w.Active = active4[w.Name] || active6[w.Name]
+		w.DNS = pinnedDNS(w, active4[w.Name], active6[w.Name], routed)
 		for _, m := range p.Default.Members {
 			if m.WAN == w.Name {
 				w.Share = m.Share
@@ -228,10 +233,21 @@ func Compute(in Input) *Plan {
 	return p
 }
 
-func ruleGroups(rs []RuleGroup) []Group {
-	out := make([]Group, 0, 2*len(rs))
-	for _, r := range rs {
-		out = append(out, r.Group, r.Group6)
+// pinnedDNS is the part of w's resolvers that the data plane pins to w.
+// A family's resolvers are pinned while that side of w is usable (a standby
+// backup too: ISPs often refuse queries from other networks) or carries
+// traffic as a last resort; otherwise queries to them follow the balancing
+// through the WANs that work instead of dying in a dead link. IPv6 ones
+// need w's IPv6 side, and are never pinned in routed mode: there a query's
+// source address, from one ISP's prefix, decides its WAN (netifd's
+// source-specific routes), and a pin to the other ISP would send it where
+// that source is not routed.
+func pinnedDNS(w *WAN, active4, active6, routed bool) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range w.DNS {
+		if a.Is4() && (w.Usable || active4) || a.Is6() && w.Has6 && !routed && (w.Usable6 || active6) {
+			out = append(out, a)
+		}
 	}
 	return out
 }
