@@ -19,13 +19,13 @@ const HookTimeout = 10 * time.Second
 // with SIGKILL after 5 s, before wanlb removed its rules.
 const HookWaitDelay = time.Second
 
-// runHook runs the hook script in the background: ACTION, WAN and DEVICE in
-// its environment, never blocking the state goroutine. The hook runs in
+// runHook runs the hook script in the background: ACTION, WAN, DEVICE and
+// FAMILY in its environment, never blocking the state goroutine. The hook runs in
 // its own process group, killed whole after HookTimeout or when the daemon
 // stops, so the children it is still waiting for go with it. Children it
 // left running when it exited are not killed: a hook may start something
 // on purpose (it should redirect their output).
-func (d *Daemon) runHook(action, wan, device string) {
+func (d *Daemon) runHook(action, wan, device, family string) {
 	path := d.cfg.Globals.Hook
 	if path == "" {
 		return
@@ -43,7 +43,7 @@ func (d *Daemon) runHook(action, wan, device string) {
 		ctx, cancel := context.WithTimeout(parent, HookTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, path)
-		cmd.Env = append(os.Environ(), "ACTION="+action, "WAN="+wan, "DEVICE="+device)
+		cmd.Env = append(os.Environ(), "ACTION="+action, "WAN="+wan, "DEVICE="+device, "FAMILY="+family)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 		cmd.WaitDelay = HookWaitDelay

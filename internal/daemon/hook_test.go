@@ -34,7 +34,7 @@ func TestHooksDoNotHoldUpStop(t *testing.T) {
 		}
 	})
 	for _, action := range []string{"offline", "online"} {
-		d.runHook(action, "wan1", "eth1")
+		d.runHook(action, "wan1", "eth1", "ipv4")
 		end := time.Now().Add(5 * time.Second)
 		for {
 			b, _ := os.ReadFile(log)

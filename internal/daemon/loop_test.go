@@ -412,12 +412,33 @@ func TestLoopSamplesHistory(t *testing.T) {
 func TestLoopHookOnStateChange(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "hook.out")
 	hook := filepath.Join(t.TempDir(), "hook.sh")
-	os.WriteFile(hook, []byte("#!/bin/sh\necho \"$ACTION $WAN $DEVICE\" >> "+out+"\n"), 0o755)
+	os.WriteFile(hook, []byte("#!/bin/sh\necho \"$ACTION $WAN $DEVICE $FAMILY\" >> "+out+"\n"), 0o755)
 	h := startDaemon(t, "config globals\n\toption hook '"+hook+"'\n\n"+twoWANs, nil)
 	h.links.set("wan2", false)
 	h.eventually("the hook ran", func() bool {
 		b, _ := os.ReadFile(out)
-		return string(b) == "offline wan2 wan2\n"
+		return string(b) == "offline wan2 wan2 ipv4\n"
+	})
+}
+
+// TestLoopHookOnIPv6SideChange: a WAN's IPv6 side, judged on its own,
+// runs the hook with actions of its own and its IPv6 device; the WAN's
+// own state (IPv4 working) runs nothing.
+func TestLoopHookOnIPv6SideChange(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "hook.out")
+	hook := filepath.Join(t.TempDir(), "hook.sh")
+	os.WriteFile(hook, []byte("#!/bin/sh\necho \"$ACTION $WAN $DEVICE $FAMILY\" >> "+out+"\n"), 0o755)
+	h := startDaemon(t, "config globals\n\toption hook '"+hook+"'\n\n"+dualWANs, nil)
+	h.eventually("both IPv6 sides probed", func() bool { return len(h.d.sidesSnapshot()) == 4 })
+	h.pr.kill("wan1v6", true)
+	h.eventually("the hook ran for wan1's IPv6 side", func() bool {
+		b, _ := os.ReadFile(out)
+		return string(b) == "offline6 wan1 wan1v6 ipv6\n"
+	})
+	h.pr.kill("wan1v6", false)
+	h.eventually("the hook ran for its recovery", func() bool {
+		b, _ := os.ReadFile(out)
+		return string(b) == "offline6 wan1 wan1v6 ipv6\nonline6 wan1 wan1v6 ipv6\n"
 	})
 }
 

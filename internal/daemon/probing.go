@@ -101,5 +101,5 @@ func (d *Daemon) logChange(wan string, ch tracker.Change) {
 		return
 	}
 	w, _ := d.cfg.WAN(wan)
-	d.runHook(action, wan, d.device(w))
+	d.runHook(action, wan, d.device(w), "ipv4")
 }

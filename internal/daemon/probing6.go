@@ -147,12 +147,29 @@ func (d *Daemon) onRound6(m monitor.Round) bool {
 	return true
 }
 
-// logChange6 logs and counts a state change of a WAN's IPv6 side. The hook
-// runs for the WAN's own (IPv4) state only.
+// logChange6 logs and counts a state change of a WAN's IPv6 side (judged
+// on its own) and runs the hook with ACTION online6 or offline6: new
+// actions, so that a hook written for the WAN's own state never takes
+// the IPv6 side's for it.
 func (d *Daemon) logChange6(wan string, ch tracker.Change) {
 	d.log.Info(fmt.Sprintf("%s IPv6 %s after %s", wan, ch.To, ch.Reason))
 	if d.stateChanges6 == nil {
 		d.stateChanges6 = map[string]int{}
 	}
 	d.stateChanges6[wan]++
+	var action string
+	switch ch.To {
+	case tracker.Online:
+		action = "online6"
+	case tracker.Offline:
+		action = "offline6"
+	default:
+		return
+	}
+	w, ok := d.cfg.WAN(wan)
+	if !ok {
+		return
+	}
+	_, dev, _ := d.side6(w)
+	d.runHook(action, wan, dev, "ipv6")
 }
