@@ -273,4 +273,23 @@ func TestBurst(t *testing.T) {
 	if !Burst(context.Background(), oneLoss, probe.Via{}, targets, 400*time.Millisecond) {
 		t.Error("one target answering its last probe: burst failed")
 	}
+
+	// A slow line: answers take 30% of the burst, and only the last try
+	// of one target gets one. It is sent early enough to come back.
+	var cSent atomic.Int32
+	slowLast := func(ctx context.Context, _ probe.Via, tg config.Target) probe.Result {
+		if tg.Raw != "c" || cSent.Add(1) < Tries {
+			<-ctx.Done()
+			return probe.Result{Err: errors.New("timeout")}
+		}
+		select {
+		case <-time.After(120 * time.Millisecond):
+			return probe.Result{OK: true}
+		case <-ctx.Done():
+			return probe.Result{Err: errors.New("timeout")}
+		}
+	}
+	if !Burst(context.Background(), slowLast, probe.Via{}, targets, 400*time.Millisecond) {
+		t.Error("a slow answer to the last try: burst failed")
+	}
 }
