@@ -70,7 +70,7 @@ unit:
 # Namespace lab: real traffic through real namespaces. Needs root; in CI
 # (CI=true) a skipped lab test is a failure.
 lab:
-	$(GO) test -count=1 -timeout 15m -v ./internal/lab ./internal/demo
+	$(GO) test -p 1 -count=1 -timeout 15m -v ./internal/lab ./internal/demo
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((300000 * $(FUZZX)))x -fuzzminimizetime 3s ./internal/uciconf

@@ -49,7 +49,7 @@ func TestPrefixAndAttach(t *testing.T) {
 		}
 	}
 
-	l := newLab(t, Options{ISPs: 2, Prefix: prefix, ConnectTimeout: 500 * time.Millisecond})
+	l := newLab(t, Options{ISPs: 2, Prefix: prefix, ConnectTimeout: 2 * time.Second})
 	if l.Prefix != prefix || l.Router != stale || l.ISPs[1].NS != prefix+"isp2" {
 		t.Errorf("names: prefix %q router %q isp2 %q", l.Prefix, l.Router, l.ISPs[1].NS)
 	}

@@ -10,7 +10,9 @@ package lab_test
 
 import (
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,20 +175,42 @@ func TestDetectionBoundPerKind(t *testing.T) {
 		bound := p.bound
 		for _, mode := range []string{"idle", "traffic"} {
 			t.Run(p.name+"/"+mode, func(t *testing.T) {
-				took, window := kindRun(t, l, d, mode == "traffic", 0, bound+10*time.Second)
-				var figures []string
-				for i, k := range kindTargets {
-					switch {
-					case took[i] == 0:
-						t.Errorf("wan%d (%s alone) not offline within %s of its blackhole", i+1, k.kind, bound+10*time.Second)
-					case took[i]-window[i] > bound+slack:
-						// Even from the latest moment the fault can have landed.
-						t.Errorf("wan%d (%s alone): offline %s after its fault was set (%s after setting it began), bound down x interval + timeout = %s (+%s slack)",
-							i+1, k.kind, took[i]-window[i], took[i], bound, slack)
+				// A WAN over the bound is measured again, up to twice: a
+				// busy machine can make one timer late, while a real
+				// regression (the old timeout default was 0.5 s over)
+				// overshoots every run.
+				passed := make([]bool, len(kindTargets))
+				over := map[int]string{}
+				for attempt := 1; attempt <= 3; attempt++ {
+					took, window := kindRun(t, l, d, mode == "traffic", 0, bound+10*time.Second)
+					var figures []string
+					for i, k := range kindTargets {
+						switch {
+						case took[i] == 0:
+							t.Fatalf("wan%d (%s alone) not offline within %s of its blackhole", i+1, k.kind, bound+10*time.Second)
+						case took[i]-window[i] > bound+slack:
+							// Even from the latest moment the fault can have landed.
+							over[i] = fmt.Sprintf("wan%d (%s alone): offline %s after its fault was set (%s after setting it began), bound down x interval + timeout = %s (+%s slack)",
+								i+1, k.kind, took[i]-window[i], took[i], bound, slack)
+						default:
+							passed[i] = true
+						}
+						figures = append(figures, fmt.Sprintf("%s %s", k.kind, took[i].Round(time.Millisecond)))
 					}
-					figures = append(figures, fmt.Sprintf("%s %s", k.kind, took[i].Round(time.Millisecond)))
+					t.Logf("%s, %s: blackhole -> offline: %s (bound %s)", p.name, mode, strings.Join(figures, ", "), bound)
+					for i := range over {
+						if passed[i] {
+							delete(over, i)
+						}
+					}
+					if len(over) == 0 {
+						return
+					}
+					t.Logf("attempt %d over the bound: %v", attempt, slices.Collect(maps.Values(over)))
 				}
-				t.Logf("%s, %s: blackhole -> offline: %s (bound %s)", p.name, mode, strings.Join(figures, ", "), bound)
+				for _, msg := range over {
+					t.Error(msg)
+				}
 			})
 		}
 	}

@@ -351,10 +351,20 @@ func udpFailover(t *testing.T, flush int) {
 	for time.Now().Before(deadline) {
 		if r, _ := f.last(); r.isp == other && r.at.After(fault) {
 			t.Logf("UDP flow on wan%d moved to wan%d %s after the blackhole", first.isp, other, r.at.Sub(fault).Round(10*time.Millisecond))
+			// It keeps going there: 10 more replies (one per 20 ms
+			// is sent).
 			_, before := f.last()
-			time.Sleep(500 * time.Millisecond)
-			if _, after := f.last(); after-before < 10 {
-				t.Errorf("the flow did not keep going on wan%d: %d replies in 500ms", other, after-before)
+			for end := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				r, after := f.last()
+				if r.isp != other {
+					t.Fatalf("the flow went back to wan%d", r.isp)
+				}
+				if after-before >= 10 {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("the flow did not keep going on wan%d: %d replies in 3s", other, after-before)
+				}
 			}
 			return
 		}

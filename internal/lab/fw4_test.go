@@ -52,14 +52,15 @@ func TestFW4BalancingAndFailover(t *testing.T) {
 
 	d := startFW4Daemon(t, l, fw4WANs(l, "", 3, 1))
 	t.Logf("daemon backend: %s", d.backend())
-	const n = 400
+	const n = 2000
 	c := counts(t, l, n)
 	share := float64(c[1]) / n
 	t.Logf("%d new connections with weights 3:1: %v (wan1 %.3f)", n, c, share)
-	// Binomial standard deviation for 400 at 0.75 is 0.022: 0.08 is 3.7 of
-	// them, so this fails for a real bias, not by chance.
-	if c[0] > 0 || share < 0.67 || share > 0.83 {
-		t.Errorf("weights 3:1 over %d connections: %v, wan1 share %.3f, want 0.75 +- 0.08", n, c, share)
+	// Binomial standard deviation for 2000 at 0.75 is 0.0097: 0.045 is 4.6
+	// of them, so this fails for a real bias (2:1 passes once in 7,500),
+	// not by chance (once in 300,000).
+	if c[0] > 0 || share < 0.705 || share > 0.795 {
+		t.Errorf("weights 3:1 over %d connections: %v, wan1 share %.3f, want 0.75 +- 0.045", n, c, share)
 	}
 	for i := 0; i < 10; i++ {
 		if _, err := l.WhoamiAt(l.Internet, via(2)); err != nil {

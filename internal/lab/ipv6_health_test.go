@@ -109,7 +109,7 @@ func udpFlowOn(t *testing.T, l *lab.Lab, addr netip.Addr, k int) *net.UDPConn {
 // through (the server echoes the address it saw), 0 when none came.
 // Either family.
 func echoVia(l *lab.Lab, c *net.UDPConn) int {
-	c.SetDeadline(time.Now().Add(time.Second))
+	c.SetDeadline(time.Now().Add(3 * time.Second))
 	if _, err := c.Write([]byte("x")); err != nil {
 		return 0
 	}

@@ -128,7 +128,7 @@ func TestLab(t *testing.T) {
 	requireRoot(t)
 	hostCheck(t)
 	var bg *Process // started in StartIsKilledOnClose, checked after Close
-	l := newLab(t, Options{VPN: true, SlowDelay: 300 * time.Millisecond, ConnectTimeout: time.Second})
+	l := newLab(t, Options{VPN: true, SlowDelay: 300 * time.Millisecond, ConnectTimeout: 2 * time.Second})
 	hostCheck(t)
 
 	t.Run("Names", func(t *testing.T) {

@@ -150,7 +150,10 @@ func TestProbeLeavesThroughItsWAN(t *testing.T) {
 				t.Errorf("%s via blackholed wan2 succeeded", o.tg.Raw)
 			case o.k == 2 && !errors.Is(o.r.Err, probe.ErrTimeout):
 				t.Errorf("%s via blackholed wan2: %v, want a timeout", o.tg.Raw, o.r.Err)
-			case o.k == 2 && o.took > timeout+300*time.Millisecond:
+			// The slack covers entering the namespace with 7 other
+			// probes on a busy machine; a probe that outlives its
+			// deadline waits for SYN or DNS retries, seconds.
+			case o.k == 2 && o.took > timeout+700*time.Millisecond:
 				t.Errorf("%s via blackholed wan2 took %v, timeout %v", o.tg.Raw, o.took, timeout)
 			case o.k == 3 && !o.r.OK:
 				t.Errorf("%s via wan3 while wan2 is blackholed: %v", o.tg.Raw, o.r.Err)
