@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,7 +69,9 @@ var plans = []struct {
 		WANs:    []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), wan("wanb", 2, "wan2", "198.18.12.1")},
 		Default: balanced(mem("wan", 0.75), mem("wanb", 0.25))}},
 	{"three-wans-rules", &plan.Plan{Enabled: true, MarkMask: 0x3f000000,
-		WANs:    []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), withDNS(wan("wanb", 2, "wan2", "198.18.12.1"), "198.18.200.53", "198.18.200.54"), wan("lte", 3, "wwan0", "")},
+		// lte reports one of wanb's resolvers too: pinned to wanb, the first.
+		WANs: []plan.WAN{wan("wan", 1, "wan1", "198.18.11.1"), withDNS(wan("wanb", 2, "wan2", "198.18.12.1"), "198.18.200.53", "198.18.200.54"),
+			withDNS(wan("lte", 3, "wwan0", ""), "198.18.200.54", "198.18.201.53")},
 		Default: balanced(mem("wan", 0.5), mem("wanb", 0.25), mem("lte", 0.25)),
 		Rules: []plan.RuleGroup{
 			{Rule: config.Rule{ID: "voip", Proto: config.ProtoUDP, DestPort: []config.PortRange{{From: 5060, To: 5061}, {From: 10000, To: 20000}}}, Group: balanced(mem("wanb", 1))},
@@ -297,5 +300,26 @@ func TestSetChainNamesFit(t *testing.T) {
 	}
 	if setChain("abcdefghijklmnopqrstuvwxyz012345") == setChain("abcdefghijklmnopqrstuvwxyz012346") {
 		t.Error("long names collide")
+	}
+}
+
+// Versions before the resolvers were pinned by mark pinned them with ip
+// rules at 6010: the first apply after an upgrade deletes them (they are
+// in wanlb's range and point at its tables), and nobody else's.
+func TestOldDNSRulesDeleted(t *testing.T) {
+	_, rt, dp := newFakes()
+	old := IPRule{Priority: 6010, Dst: netip.MustParsePrefix("198.18.200.53/32"), Table: 3002}
+	old6 := IPRule{Priority: 6010, Dst: netip.MustParsePrefix("2001:db8:200::53/128"), Table: 3002, V6: true}
+	rt.rules = append(rt.rules, old, old6)
+	if _, err := dp.Apply(plans[0].p); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rt.rules {
+		if r.Priority == 6010 {
+			t.Errorf("old DNS rule left: %v", r)
+		}
+	}
+	if !slices.ContainsFunc(rt.rules, func(r IPRule) bool { return r.Priority == 5270 && r.Table == 52 }) {
+		t.Errorf("someone else's rule deleted: %v", rt.rules)
 	}
 }

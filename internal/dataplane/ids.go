@@ -31,12 +31,12 @@ const (
 	// networks, VPN routes) use it without copying routes into every WAN
 	// table; only default-route traffic reaches the fwmark rules.
 	RulePrioSuppress = RulePrioBase
-	// RulePrioDNS: "to <server> lookup <WAN table>" for the DNS servers
-	// netifd learned on each WAN. ISPs often refuse queries from other
-	// networks; mwan3 users lose DNS after failover for this reason.
-	// The plan lists a WAN's servers only while the WAN is usable, so
-	// during an outage they are balanced over the WANs that are up.
-	RulePrioDNS = RulePrioBase + 10
+	// (Priority 6010 held "to <resolver> lookup <WAN table>" rules before
+	// the resolvers were pinned by mark, in the decide chain: a rule on
+	// the destination routed a connection that had left by another WAN
+	// during an outage into its resolver's WAN again, with the other
+	// WAN's source address. Being in wanlb's range, such rules left by an
+	// older version are deleted by the first apply.)
 	// RulePrioMark + i is the fwmark rule of mark index i (i <= 255, as
 	// the mark mask has at most 8 bits); the range ends at RulePrioEnd.
 	RulePrioMark = RulePrioBase + 100

@@ -2,7 +2,9 @@ package dataplane
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
+	"slices"
 
 	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/mark"
@@ -24,6 +26,22 @@ type marking struct {
 	// hashed: Application Optimized Routing, whose buckets jump to one
 	// chain per WAN.
 	hashed bool
+	// dns pins the WANs' resolvers: a new connection to one gets its WAN's
+	// mark before any policy rule is looked at.
+	dns []dnsPin
+}
+
+// dnsPin is one resolver and the WAN whose mark new connections to it get.
+// Pinning by mark, not by an ip rule on the destination, keeps a
+// connection's route and its conntrack mark (hence its NAT) in agreement:
+// a query that left by another WAN while the resolver's own was down
+// keeps that WAN until its entry expires, as every connection does,
+// instead of being routed into its own WAN again with the other's source
+// address.
+type dnsPin struct {
+	addr netip.Addr
+	wan  string
+	mark uint32
 }
 
 type wanMark struct {
@@ -94,6 +112,16 @@ func newMarking(p *plan.Plan) (*marking, error) {
 			wm.device6 = w.Device6
 		}
 		k.wans = append(k.wans, wm)
+		for _, a := range w.DNS {
+			if !a.IsValid() || a.Zone() != "" || a.Is4In6() {
+				return nil, fmt.Errorf("wan %s: DNS server %v is not an address wanlb pins", w.Name, a)
+			}
+			// A resolver two WANs report (both set 'option dns' to the
+			// same public one) is pinned to the first.
+			if (a.Is4() || w.Has6) && !slices.ContainsFunc(k.dns, func(d dnsPin) bool { return d.addr == a }) {
+				k.dns = append(k.dns, dnsPin{addr: a, wan: w.Name, mark: wm.mark})
+			}
+		}
 	}
 	group := func(g plan.Group) (verdict, error) {
 		v := verdict{action: g.Action}

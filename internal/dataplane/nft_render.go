@@ -214,7 +214,29 @@ func renderNFTChains(k *marking) []nftChain {
 	// one family (ip saddr, ip6 daddr: nft matches the family with them)
 	// goes to that family's group; one without addresses dispatches on
 	// the family.
-	var decide, groupOrder []string
+	// The WANs' resolvers come first, from a chain of their own: it
+	// changes when a WAN with resolvers goes down or up, decide does not.
+	// A pinned connection has its mark when dns returns, and leaves
+	// decide with it.
+	var pins4, pins6 []string
+	for _, pin := range k.dns {
+		e := pin.addr.String() + " : goto " + wanChain("set_", pin.wan)
+		if pin.addr.Is4() {
+			pins4 = append(pins4, e)
+		} else {
+			pins6 = append(pins6, e)
+		}
+	}
+	var dns []string
+	if len(pins4) > 0 {
+		dns = append(dns, "ip daddr vmap { "+strings.Join(pins4, ", ")+" }")
+	}
+	if len(pins6) > 0 {
+		dns = append(dns, "ip6 daddr vmap { "+strings.Join(pins6, ", ")+" }")
+	}
+	chain("dns", "", dns...)
+	decide := []string{"jump dns", "meta mark and " + mask + " != 0 return"}
+	var groupOrder []string
 	groups := map[string]string{} // key -> chain name
 	groupRules := map[string]string{}
 	groupOf := func(r config.Rule, v verdict, v6 bool) string {

@@ -162,14 +162,6 @@ func Render(p *plan.Plan) (*Desired, error) {
 	}
 	for _, w := range p.WANs {
 		d.Rules = append(d.Rules, IPRule{Priority: RulePrioMark + int(w.Mark), Mark: m.Value(w.Mark), Mask: uint32(m), Table: table(w.Mark)})
-		for _, dns := range w.DNS {
-			switch {
-			case dns.Is4():
-				d.Rules = append(d.Rules, IPRule{Priority: RulePrioDNS, Dst: netip.PrefixFrom(dns, 32), Table: table(w.Mark)})
-			case w.Has6:
-				d.Rules = append(d.Rules, IPRule{Priority: RulePrioDNS, Dst: netip.PrefixFrom(dns, 128), Table: table(w.Mark), V6: true})
-			}
-		}
 		r := Route{Table: table(w.Mark), Device: w.Device}
 		if w.Gateway.IsValid() {
 			if !w.Gateway.Is4() {
@@ -291,6 +283,18 @@ func renderMangle(k *marking, v6 bool) ([]string, []byte) {
 			chains = append(chains, setChain(w.name))
 			add(setChain(w.name), "-j MARK --set-xmark", hex(w.mark)+"/"+mask)
 		}
+	}
+	// The WANs' resolvers first (each address once, so one mark at most),
+	// then the policy rules.
+	pinned := false
+	for _, pin := range k.dns {
+		if pin.addr.Is6() == v6 {
+			add(chainDecide, "-d", netip.PrefixFrom(pin.addr, pin.addr.BitLen()).String(), "-m comment --comment \"dns "+pin.wan+"\" -j MARK --set-xmark", hex(pin.mark)+"/"+mask)
+			pinned = true
+		}
+	}
+	if pinned {
+		add(chainDecide, "-m mark ! --mark 0x0/"+mask, "-j RETURN")
 	}
 	for i, r := range k.rules {
 		// A rule with addresses of one family is for that family only.

@@ -56,7 +56,7 @@ func dnsResolver(t *testing.T, l *lab.Lab) *lab.Process {
 	for _, a := range servers {
 		end := time.Now().Add(5 * time.Second)
 		for {
-			if _, err := dnsQuery(l, l.Internet, a, "ready.wan1.test"); err == nil {
+			if _, err := dnsQuery(l, l.Internet, a, 0, "ready.wan1.test"); err == nil {
 				break
 			} else if time.Now().After(end) {
 				t.Fatalf("dnsmasq does not answer on %s: %v\n%s", a, err, p.Output())
@@ -68,8 +68,9 @@ func dnsResolver(t *testing.T, l *lab.Lab) *lab.Process {
 }
 
 // dnsQuery sends one A query for name to server from ns, over UDP from a
-// plain socket as a stub resolver does, and checks the answer.
-func dnsQuery(l *lab.Lab, ns string, server netip.Addr, name string) (netip.Addr, error) {
+// plain socket bound to port (0: any) as a stub resolver does, and checks
+// the answer.
+func dnsQuery(l *lab.Lab, ns string, server netip.Addr, port int, name string) (netip.Addr, error) {
 	var got netip.Addr
 	err := l.Do(ns, func() error {
 		q, err := dnsmessage.NewName(name + ".")
@@ -82,12 +83,13 @@ func dnsQuery(l *lab.Lab, ns string, server netip.Addr, name string) (netip.Addr
 		if err != nil {
 			return err
 		}
-		c, err := net.Dial("udp", netip.AddrPortFrom(server, 53).String())
+		d := net.Dialer{LocalAddr: &net.UDPAddr{Port: port}}
+		c, err := d.Dial("udp", netip.AddrPortFrom(server, 53).String())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(time.Second))
+		c.SetDeadline(time.Now().Add(2 * time.Second))
 		if _, err := c.Write(query); err != nil {
 			return err
 		}
@@ -118,10 +120,18 @@ func dnsQuery(l *lab.Lab, ns string, server netip.Addr, name string) (netip.Addr
 
 // viaISP asks the resolver at server for a fresh name from ns and returns
 // the ISP the query arrived through (from dnsmasq's log), or an error.
+// Each query has a source port of its own (20000 + its number, below the
+// ephemeral range): a flow's conntrack entry keeps the WAN it took, so a
+// random port that met the entry of a query sent while wan1 was down
+// would follow that query's WAN.
 func viaISP(l *lab.Lab, resolver *lab.Process, ns string, server netip.Addr, seq *int) (int, error) {
 	*seq++
-	name := fmt.Sprintf("q%d.wan1.test", *seq)
-	if _, err := dnsQuery(l, ns, server, name); err != nil {
+	return viaISPFrom(l, resolver, ns, server, 20000+*seq, fmt.Sprintf("q%d.wan1.test", *seq))
+}
+
+// viaISPFrom is viaISP from a given source port, asking for name.
+func viaISPFrom(l *lab.Lab, resolver *lab.Process, ns string, server netip.Addr, port int, name string) (int, error) {
+	if _, err := dnsQuery(l, ns, server, port, name); err != nil {
 		return 0, err
 	}
 	// The log line reaches us through a pipe, possibly after the answer.
@@ -141,6 +151,12 @@ func viaISP(l *lab.Lab, resolver *lab.Process, ns string, server netip.Addr, seq
 // and released while wan1 is down. The lab translates IPv6 (masquerade6),
 // so a query to wan1's IPv6 resolver can leave by wan2 as IPv4 ones can.
 func TestDNSFollowsFailover(t *testing.T) {
+	for _, backend := range []string{"nftables", "iptables"} {
+		t.Run(backend, func(t *testing.T) { dnsFollowsFailover(t, backend) })
+	}
+}
+
+func dnsFollowsFailover(t *testing.T, backend string) {
 	labtest.RequireRoot(t)
 	l := newLab(t, lab.Options{ISPs: 2, IPv6: true})
 	resolver := dnsResolver(t, l)
@@ -155,7 +171,7 @@ func TestDNSFollowsFailover(t *testing.T) {
 		ifaces[ifc.Name], ifaces[ifc6.Name] = ifc, ifc6
 	}
 	ubus := netifdtest.Serve(t, openwrttest.New(t), l.Router, ifaces)
-	d := startDaemonWithUbus(t, l, ubus, netifdWANs(l))
+	d := startDaemonWithUbus(t, l, ubus, "config globals 'globals'\n\toption backend '"+backend+"'\n\n"+netifdWANs(l))
 	d.waitAllOnline(15 * time.Second)
 
 	seq := 0
@@ -190,10 +206,42 @@ func TestDNSFollowsFailover(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	// The resolvers pinned now, each with its WAN's chain or mark.
 	pinned := func() string {
-		out, _ := l.Exec(l.Router, "ip", "rule")
-		out6, _ := l.Exec(l.Router, "ip", "-6", "rule")
-		return out + out6
+		var cmds [][]string
+		if backend == "nftables" {
+			cmds = [][]string{{"nft", "list", "chain", "inet", "wanlb", "dns"}}
+		} else {
+			cmds = [][]string{{"iptables", "-w", "-t", "mangle", "-S", "wanlb_decide"}, {"ip6tables", "-w", "-t", "mangle", "-S", "wanlb_decide"}}
+		}
+		var all string
+		for _, c := range cmds {
+			out, err := l.Exec(l.Router, c[0], c[1:]...)
+			if err != nil {
+				t.Fatalf("%v: %v\n%s", c, err, out)
+			}
+			all += out
+		}
+		return all
+	}
+	pinnedTo1 := func(server netip.Addr) bool {
+		if backend == "nftables" {
+			return strings.Contains(pinned(), server.String()+" : goto set_wan1")
+		}
+		return strings.Contains(pinned(), "-d "+netip.PrefixFrom(server, server.BitLen()).String()+` -m comment --comment "dns wan1"`)
+	}
+	// sticky sends a query from the port kept for ns and server: the
+	// same flow each time, as long as its conntrack entry lives.
+	sticky := func(ns string, server netip.Addr) (int, error) {
+		port := 30000
+		if ns == l.Client {
+			port += 1
+		}
+		if server.Is6() {
+			port += 2
+		}
+		seq++
+		return viaISPFrom(l, resolver, ns, server, port, fmt.Sprintf("sticky%d.wan1.test", seq))
 	}
 
 	// Both WANs up: wan1's resolvers are pinned to wan1, although wan2
@@ -201,6 +249,11 @@ func TestDNSFollowsFailover(t *testing.T) {
 	for _, ns := range []string{l.Router, l.Client} {
 		for _, server := range servers {
 			allVia(ns, server, 1, 10, "both WANs up")
+		}
+	}
+	for _, server := range servers {
+		if !pinnedTo1(server) {
+			t.Errorf("wan1's resolver %s not pinned to wan1:\n%s", server, pinned())
 		}
 	}
 
@@ -211,12 +264,15 @@ func TestDNSFollowsFailover(t *testing.T) {
 	d.waitState("wan1", "offline", 10*time.Second)
 	for _, ns := range []string{l.Router, l.Client} {
 		for _, server := range servers {
-			waitVia(ns, server, 2, fault, 5*time.Second, "wan1 down")
+			waitVia(ns, server, 2, fault, 10*time.Second, "wan1 down")
 			allVia(ns, server, 2, 5, "wan1 down")
+			if k, err := sticky(ns, server); err != nil || k != 2 {
+				t.Fatalf("wan1 down: the kept flow from %s to %s went via ISP %d (%v), want 2", from[ns], server, k, err)
+			}
 		}
 	}
 	for _, server := range servers {
-		if rules := pinned(); strings.Contains(rules, "to "+server.String()) {
+		if rules := pinned(); strings.Contains(rules, server.String()) {
 			t.Errorf("wan1's resolver %s still pinned while wan1 is offline:\n%s", server, rules)
 		}
 	}
@@ -228,8 +284,14 @@ func TestDNSFollowsFailover(t *testing.T) {
 	d.waitState("wan1", "online", 15*time.Second)
 	for _, ns := range []string{l.Router, l.Client} {
 		for _, server := range servers {
-			waitVia(ns, server, 1, healed, 5*time.Second, "wan1 back")
+			waitVia(ns, server, 1, healed, 10*time.Second, "wan1 back")
 			allVia(ns, server, 1, 10, "wan1 back")
+			// A flow that began while wan1 was down keeps wan2, its
+			// route and its source address agreeing, like every other
+			// connection: it is not sent into wan1 with wan2's address.
+			if k, err := sticky(ns, server); err != nil || k != 2 {
+				t.Errorf("wan1 back: the flow from %s to %s that began while wan1 was down went via ISP %d (%v), want it to keep ISP 2", from[ns], server, k, err)
+			}
 		}
 	}
 }
