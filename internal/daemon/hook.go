@@ -20,11 +20,11 @@ const HookTimeout = 10 * time.Second
 const HookWaitDelay = time.Second
 
 // runHook runs the hook script in the background: ACTION, WAN, DEVICE and
-// FAMILY in its environment, never blocking the state goroutine. The hook runs in
-// its own process group, killed whole after HookTimeout or when the daemon
-// stops, so the children it is still waiting for go with it. Children it
-// left running when it exited are not killed: a hook may start something
-// on purpose (it should redirect their output).
+// FAMILY in its environment, never blocking the state goroutine. The hook
+// runs in its own process group, killed whole after HookTimeout or when
+// the daemon stops, so the children it is still waiting for go with it.
+// Children it left running when it exited are not killed: a hook may start
+// something on purpose (it should redirect their output).
 func (d *Daemon) runHook(action, wan, device, family string) {
 	path := d.cfg.Globals.Hook
 	if path == "" {
