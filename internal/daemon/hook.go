@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/wanlb/wanlb/internal/tracker"
 )
 
 // HookTimeout bounds the hook script.
@@ -51,6 +53,18 @@ func (d *Daemon) runHook(action, wan, device, family string) {
 			d.log.Warn(fmt.Sprintf("hook %s %s %s: %v: %s", path, action, wan, err, out))
 		}
 	}()
+}
+
+// hookAction is the hook's ACTION for a change to state to: online and
+// offline run it, the states between do not.
+func hookAction(to tracker.State) string {
+	switch to {
+	case tracker.Online:
+		return "online"
+	case tracker.Offline:
+		return "offline"
+	}
+	return ""
 }
 
 // waitHooks ends the hooks still running and waits for them; it returns

@@ -91,15 +91,8 @@ func (d *Daemon) logChange(wan string, ch tracker.Change) {
 		}
 		d.offlineBy[wan][t.OfflineReason()]++
 	}
-	var action string
-	switch ch.To {
-	case tracker.Online:
-		action = "online"
-	case tracker.Offline:
-		action = "offline"
-	default:
-		return
+	if action := hookAction(ch.To); action != "" {
+		w, _ := d.cfg.WAN(wan)
+		d.runHook(action, wan, d.device(w), "ipv4")
 	}
-	w, _ := d.cfg.WAN(wan)
-	d.runHook(action, wan, d.device(w), "ipv4")
 }

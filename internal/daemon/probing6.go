@@ -157,19 +157,9 @@ func (d *Daemon) logChange6(wan string, ch tracker.Change) {
 		d.stateChanges6 = map[string]int{}
 	}
 	d.stateChanges6[wan]++
-	var action string
-	switch ch.To {
-	case tracker.Online:
-		action = "online6"
-	case tracker.Offline:
-		action = "offline6"
-	default:
-		return
-	}
 	w, ok := d.cfg.WAN(wan)
-	if !ok {
-		return
+	if action := hookAction(ch.To); action != "" && ok {
+		_, dev, _ := d.side6(w)
+		d.runHook(action+"6", wan, dev, "ipv6")
 	}
-	_, dev, _ := d.side6(w)
-	d.runHook(action, wan, dev, "ipv6")
 }
