@@ -144,7 +144,11 @@ func TestIPv6RoutedHostsMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	offline := waitState6(t, d, fmt.Sprintf("wan%d", used), "offline", 10*time.Second)
-	waitSLAAC(used, "deprecated", 10*time.Second)
+	// Generous: the client's kernel marks the address deprecated from a
+	// work item that needs the RTNL lock, which the teardown of an earlier
+	// test's namespaces can hold for seconds (seen once in a full run:
+	// preferred_lft 0 after the RA, the flag still missing 10 s later).
+	waitSLAAC(used, "deprecated", 25*time.Second)
 	deprecated := time.Since(start)
 	var moved time.Duration
 	for {
@@ -153,8 +157,8 @@ func TestIPv6RoutedHostsMove(t *testing.T) {
 			moved = time.Since(start)
 			break
 		}
-		if time.Since(start) > 20*time.Second {
-			t.Fatalf("the client's new IPv6 connections did not move to ISP %d within 20 s: last %v", other, c)
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("the client's new IPv6 connections did not move to ISP %d within 30 s: last %v", other, c)
 		}
 	}
 	if c := count6(t, l, l.Client, 20); c[other] != 20 {
