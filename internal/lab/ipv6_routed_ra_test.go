@@ -144,10 +144,10 @@ func TestIPv6RoutedHostsMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	offline := waitState6(t, d, fmt.Sprintf("wan%d", used), "offline", 10*time.Second)
-	// Generous: the client's kernel marks the address deprecated from a
-	// work item that needs the RTNL lock, which the teardown of an earlier
-	// test's namespaces can hold for seconds (seen once in a full run:
-	// preferred_lft 0 after the RA, the flag still missing 10 s later).
+	// Generous: the client's kernel sets the deprecated flag from a
+	// deferred work item (addrconf_verify), not when the RA arrives; in
+	// one full lab run it was still missing 10 s after the RA had set
+	// preferred_lft 0. The times measured are logged below.
 	waitSLAAC(used, "deprecated", 25*time.Second)
 	deprecated := time.Since(start)
 	var moved time.Duration
