@@ -11,8 +11,15 @@ import (
 type pair struct{ client, server net.Conn }
 
 // closed tells whether the other end has closed c.
-func closed(c net.Conn) bool {
-	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+// How long closed waits: for a close that must come (the refusal runs on
+// the accept goroutine), and for one that must not.
+const shut, open = 5 * time.Second, 200 * time.Millisecond
+
+// closed reports whether the peer closed c, waiting up to wait: long where
+// the close is expected (it returns at once on EOF), short where c must
+// stay open.
+func closed(c net.Conn, wait time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(wait))
 	_, err := c.Read(make([]byte, 1))
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		return false
@@ -64,13 +71,13 @@ func TestMakesRoomFromTheBiggestClient(t *testing.T) {
 	// A newcomer (.4) takes the place of the biggest client's oldest
 	// idle connection (a2), not of b1.
 	c1 := dial(4)
-	if !closed(a2.client) || closed(b1.client) || closed(a1.client) || closed(a3.client) || closed(c1.client) {
+	if !closed(a2.client, shut) || closed(b1.client, open) || closed(a1.client, open) || closed(a3.client, open) || closed(c1.client, open) {
 		t.Fatal("wrong connection closed for room")
 	}
 	// .2 again, at its own cap? It has 2 now (a1 busy, a3): the listener
 	// is full, so .2's idle a3 goes (biggest client).
 	a4 := dial(2)
-	if !closed(a3.client) || closed(a4.client) || closed(b1.client) {
+	if !closed(a3.client, shut) || closed(a4.client, open) || closed(b1.client, open) {
 		t.Fatal("second room not made from the biggest client")
 	}
 	// Everyone busy: a newcomer is closed at once.
@@ -82,7 +89,7 @@ func TestMakesRoomFromTheBiggestClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer late.Close()
-	if !closed(late) {
+	if !closed(late, shut) {
 		t.Error("a newcomer got in while every place was busy")
 	}
 	if s := l.Stats(); s.Refused != 1 || s.Open != 4 {
@@ -121,13 +128,13 @@ func TestPerClientCap(t *testing.T) {
 		defer c.Close()
 		clients = append(clients, c)
 	}
-	for end := time.Now().Add(5 * time.Second); l.Stats().Open != 2 || !closed(clients[2]); {
+	for end := time.Now().Add(5 * time.Second); l.Stats().Open != 2 || !closed(clients[2], shut); {
 		if time.Now().After(end) {
 			t.Fatalf("one client holds %d connections, cap 2", l.Stats().Open)
 		}
 	}
 	// The newest two are kept, the older ones made room.
-	if !closed(clients[0]) || closed(clients[3]) || closed(clients[4]) {
+	if !closed(clients[0], shut) || closed(clients[3], open) || closed(clients[4], open) {
 		t.Error("the per-client cap kept the wrong connections")
 	}
 }

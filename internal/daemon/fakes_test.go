@@ -88,8 +88,15 @@ func (f *fakeNetifd) set(name, dev, gw string, up bool) {
 // fakeProber answers probes: a device in dead gets no answer until a
 // little after the round's deadline, every other one answers in 5 ms.
 type fakeProber struct {
-	mu     sync.Mutex
-	dead   map[string]bool
+	mu   sync.Mutex
+	dead map[string]bool
+	// hang: a dead device's probes wait for their deadline instead of
+	// failing at once. At once is the default: a failed round that ends at
+	// its deadline ends together with the next round, and which of the two
+	// the loop sees first would be a coin toss.
+	hang bool
+	// rtt is what live probes report (5 ms when zero).
+	rtt    time.Duration
 	sent   map[string]int
 	active int // probes not returned yet
 }
@@ -100,7 +107,7 @@ func (f *fakeProber) Probe(ctx context.Context, via probe.Via, _ config.Target) 
 		f.sent = map[string]int{}
 	}
 	f.sent[via.Device]++
-	dead := f.dead[via.Device]
+	dead, hang, rtt := f.dead[via.Device], f.hang, f.rtt
 	f.active++
 	f.mu.Unlock()
 	defer func() {
@@ -108,14 +115,20 @@ func (f *fakeProber) Probe(ctx context.Context, via probe.Via, _ config.Target) 
 		f.active--
 		f.mu.Unlock()
 	}()
-	if dead {
+	if dead && hang {
 		<-ctx.Done()
 		// A real probe may overrun its deadline a little (a read
 		// returning late on a busy machine).
 		time.Sleep(50 * time.Millisecond)
 		return probe.Result{Err: errors.New("timeout")}
 	}
-	return probe.Result{OK: true, RTT: 5 * time.Millisecond}
+	if dead {
+		return probe.Result{Err: errors.New("unreachable")}
+	}
+	if rtt == 0 {
+		rtt = 5 * time.Millisecond
+	}
+	return probe.Result{OK: true, RTT: rtt}
 }
 
 func (f *fakeProber) running() int {

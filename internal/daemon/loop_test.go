@@ -176,9 +176,9 @@ func TestLoopRefusesAnInvalidConfigAtStart(t *testing.T) {
 }
 
 const probedWANs = "config wan 'wan1'\n\toption device 'wan1'\n\toption gateway '198.18.11.1'\n" +
-	"\toption detection 'manual'\n\tlist track '198.18.100.1'\n\toption interval '0.2'\n\toption timeout '0.2'\n\toption down '1'\n\toption up '1'\n\n" +
+	"\toption detection 'manual'\n\tlist track '198.18.100.1'\n\toption interval '0.2'\n\toption timeout '1'\n\toption down '1'\n\toption up '1'\n\n" +
 	"config wan 'wan2'\n\toption device 'wan2'\n\toption gateway '198.18.12.1'\n" +
-	"\toption detection 'manual'\n\tlist track '198.18.100.1'\n\toption interval '0.2'\n\toption timeout '0.2'\n\toption down '1'\n\toption up '1'\n\n"
+	"\toption detection 'manual'\n\tlist track '198.18.100.1'\n\toption interval '0.2'\n\toption timeout '1'\n\toption down '1'\n\toption up '1'\n\n"
 
 // TestLoopProbeRoundsMoveTraffic: a WAN whose probes fail goes offline,
 // leaves the plan and loses its connections; when they answer again it
@@ -470,8 +470,8 @@ func TestLoopRevertZeroSurvivesRestart(t *testing.T) {
 // TestLoopStopWaitsForProbes: when Run returns no probe is still out, even
 // one waiting for a long timeout.
 func TestLoopStopWaitsForProbes(t *testing.T) {
-	slow := strings.ReplaceAll(probedWANs, "option timeout '0.2'", "option timeout '10'")
-	h := startDaemon(t, slow, func(h *harness, _ *Kernel) { h.pr.kill("wan1", true) })
+	slow := strings.ReplaceAll(probedWANs, "option timeout '1'", "option timeout '10'")
+	h := startDaemon(t, slow, func(h *harness, _ *Kernel) { h.pr.hang = true; h.pr.kill("wan1", true) })
 	h.eventually("a probe of wan1 is out", func() bool { return h.pr.running() > 0 })
 	h.stop()
 	if err := <-h.done; err != nil {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func passiveWANs(interval string) string {
 	w := func(n string) string {
 		return "config wan 'wan" + n + "'\n\toption device 'wan" + n + "'\n\toption gateway '198.18.1" + n + ".1'\n" +
 			"\toption detection 'manual'\n\tlist track '198.18.100.1'\n\tlist track 'tcp://198.18.100.1:80'\n" +
-			"\toption interval '" + interval + "'\n\toption timeout '0.3'\n\toption down '3'\n\toption up '1'\n\toption passive_window '0.2'\n\n"
+			"\toption interval '" + interval + "'\n\toption timeout '2'\n\toption down '3'\n\toption up '1'\n\toption passive_window '0.2'\n\n"
 	}
 	return w("1") + w("2")
 }
@@ -71,6 +72,9 @@ func passiveWANs(interval string) string {
 func startPassive(t *testing.T, uci string) (*harness, *fakeCounters) {
 	fc := newFakeCounters()
 	h := startDaemon(t, uci, func(h *harness, k *Kernel) {
+		// A burst waits 4 RTTs (at most the 2 s timeout): 2 s here, so
+		// that a stalled machine cannot fail a live WAN's burst.
+		h.pr.rtt = 500 * time.Millisecond
 		k.Counters = fc
 		k.Probe = func(ctx context.Context, via probe.Via, tg config.Target) probe.Result {
 			fc.probed(via.Device)
@@ -140,7 +144,9 @@ func TestLoopPassiveSuspicionClearedChangesNothing(t *testing.T) {
 // when they fail, the probes take it offline after down rounds, as
 // without passive detection: its own probes are not traffic.
 func TestLoopPassiveIdleWANKeepsProbeTiming(t *testing.T) {
-	h, _ := startPassive(t, passiveWANs("0.2"))
+	// A 1 s window: a probe's packets are credited for one window, and a
+	// stalled machine must not let that credit lapse before the sample.
+	h, _ := startPassive(t, strings.ReplaceAll(passiveWANs("0.2"), "option passive_window '0.2'", "option passive_window '1'"))
 	h.pr.kill("wan1", true)
 	h.eventually("wan1 goes offline", func() bool { return !h.usable("wan1") })
 	s := h.sync()

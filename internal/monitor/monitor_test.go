@@ -79,7 +79,7 @@ func TestRoundResultsPerTarget(t *testing.T) {
 	rounds := make(chan Round, 16)
 	m := New(rounds, s.probe, nil)
 	m.Restart(t.Context(), []Spec{{WAN: "wan1", Targets: []config.Target{target(t, "198.18.100.1"), target(t, "198.18.100.2")},
-		Interval: time.Hour, Timeout: 100 * time.Millisecond}})
+		Interval: time.Hour, Timeout: time.Second}}) // the silent target waits it out
 	r := next(t, rounds)
 	m.Stop()
 	if r.WAN != "wan1" || r.Gen != 1 || len(r.Round.Results) != 2 {
@@ -98,7 +98,7 @@ func TestSecondChance(t *testing.T) {
 			s := &scripted{script: map[string][]string{"198.18.100.1": {first, "ok"}}}
 			rounds := make(chan Round, 16)
 			m := New(rounds, s.probe, nil)
-			timeout := 400 * time.Millisecond
+			timeout := 2 * time.Second // the second probe goes at half of it
 			m.Restart(t.Context(), []Spec{{WAN: "wan1", Targets: []config.Target{target(t, "198.18.100.1")}, Interval: time.Hour, Timeout: timeout}})
 			r := next(t, rounds)
 			m.Stop()

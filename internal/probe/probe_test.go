@@ -94,7 +94,9 @@ func TestExpiredContext(t *testing.T) {
 		start := time.Now()
 		r := Probe(ctx, via, mustTarget(t, s))
 		cancel()
-		if d := time.Since(start); d > 50*time.Millisecond {
+		// Microseconds of work: only a stalled machine takes long, and
+		// a probe that opened a socket fails the error check below.
+		if d := time.Since(start); d > time.Second {
 			t.Errorf("%s: took %v with an expired context", s, d)
 		}
 		if r.OK || !errors.Is(r.Err, ErrTimeout) {
