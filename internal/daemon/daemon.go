@@ -87,14 +87,17 @@ type Daemon struct {
 	cfg      *config.Config
 	problems []config.Problem
 	trackers map[string]*tracker.Tracker
-	links    map[string]linkmon.Link     // by device
-	ifaces   map[string]netifd.Interface // by WAN name, from netifd
-	ifaces6  map[string]netifd.Interface // the IPv6 sides (interface6), by WAN name
-	prev     *plan.Plan                  // the last computed plan
-	adopted  map[string]uint32           // mark indexes by WAN name a previous run left in the kernel
-	applied  *plan.Plan                  // the last plan the kernel accepted
-	desired  *dataplane.Desired          // of the last successful apply, for the repair check
-	monitor  *monitor.Monitor
+	// roundStarted is when the last judged probe round of each prober
+	// (a WAN, or its IPv6 side) started: older rounds are dropped.
+	roundStarted map[string]time.Time
+	links        map[string]linkmon.Link     // by device
+	ifaces       map[string]netifd.Interface // by WAN name, from netifd
+	ifaces6      map[string]netifd.Interface // the IPv6 sides (interface6), by WAN name
+	prev         *plan.Plan                  // the last computed plan
+	adopted      map[string]uint32           // mark indexes by WAN name a previous run left in the kernel
+	applied      *plan.Plan                  // the last plan the kernel accepted
+	desired      *dataplane.Desired          // of the last successful apply, for the repair check
+	monitor      *monitor.Monitor
 	// Passive detection (passive.go); passive is nil without Counters.
 	passive      *passive.Watcher
 	suspicions   chan passive.Event

@@ -227,6 +227,39 @@ func TestLoopStaleRoundsAreDropped(t *testing.T) {
 	}
 }
 
+// TestLoopRoundsJudgedInStartOrder: rounds overlap when the timeout is
+// longer than the interval, and a failed one ends at its deadline, after
+// the next round's answers. One that started before the last judged round
+// is dropped: it must not take a recovered WAN offline again.
+func TestLoopRoundsJudgedInStartOrder(t *testing.T) {
+	d, dp, _ := testDaemon(t, t.TempDir(), probedWANs) // down 1, up 1
+	d.replan("start")
+	d.restartProbers(t.Context())
+	defer d.monitor.Stop()
+	t0 := time.Now()
+	round := func(started time.Duration, ok bool) {
+		d.onRound(monitor.Round{WAN: "wan1", Gen: d.monitor.Gen(), Started: t0.Add(started),
+			Round: tracker.Round{At: time.Now(), Results: []tracker.Result{{OK: ok, RTT: time.Millisecond}}}})
+	}
+	usable := func() bool { w, _ := dp.Last().WAN("wan1"); return w.Usable }
+	round(0, false)
+	if usable() {
+		t.Fatal("a failed round (down 1) left wan1 usable")
+	}
+	round(200*time.Millisecond, true)
+	if !usable() {
+		t.Fatal("a good round (up 1) did not bring wan1 back")
+	}
+	round(100*time.Millisecond, false) // started before the good one, ended after it
+	if !usable() || d.trackers["wan1"].State() != tracker.Online {
+		t.Fatal("a round older than the last judged took wan1 offline again")
+	}
+	round(300*time.Millisecond, false)
+	if usable() {
+		t.Fatal("a newer failed round was not judged")
+	}
+}
+
 // TestLoopLinkEvents: carrier loss takes a WAN out at once; carrier back
 // brings it in; an event that changes nothing applies nothing.
 func TestLoopLinkEvents(t *testing.T) {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/wanlb/wanlb/internal/config"
 	"github.com/wanlb/wanlb/internal/monitor"
@@ -46,6 +47,18 @@ func (d *Daemon) onRound(m monitor.Round) {
 	if m.Gen != d.monitor.Gen() {
 		return
 	}
+	// Rounds overlap when the timeout is longer than the interval (the
+	// fast profile: 0.4 s against 0.2 s), and a failed round ends at its
+	// deadline, after the next round's answers. They are judged in the
+	// order they started: one that started before the last judged is
+	// news from before, and would push a recovering WAN back offline.
+	if d.roundStarted == nil {
+		d.roundStarted = map[string]time.Time{}
+	}
+	if m.Started.Before(d.roundStarted[m.WAN]) {
+		return
+	}
+	d.roundStarted[m.WAN] = m.Started
 	if d.onRound6(m) {
 		return
 	}

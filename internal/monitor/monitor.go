@@ -19,9 +19,10 @@ import (
 
 // Round is one finished probe round of one WAN.
 type Round struct {
-	WAN   string
-	Gen   int // the generation of the prober that ran it
-	Round tracker.Round
+	WAN     string
+	Gen     int       // the generation of the prober that ran it
+	Started time.Time // when its probes went out; Round.At is when it ended
+	Round   tracker.Round
 }
 
 // Spec says how to probe one WAN.
@@ -110,6 +111,7 @@ func (m *Monitor) prober(ctx context.Context, gen int, s Spec) {
 // so detection keeps its bound.
 func (m *Monitor) round(ctx context.Context, gen int, s Spec) {
 	defer m.wg.Done()
+	started := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	type answer struct {
@@ -143,7 +145,7 @@ collect:
 		return
 	}
 	select {
-	case m.out <- Round{WAN: s.WAN, Gen: gen, Round: tracker.Round{At: time.Now(), Results: results}}:
+	case m.out <- Round{WAN: s.WAN, Gen: gen, Started: started, Round: tracker.Round{At: time.Now(), Results: results}}:
 	case <-ctx.Done():
 	}
 }
