@@ -38,6 +38,8 @@ func (d *Daemon) probeSpecs() []monitor.Spec {
 func (d *Daemon) restartProbers(ctx context.Context) {
 	specs := d.probeSpecs()
 	d.monitor.Restart(ctx, specs)
+	d.roundStarted = nil // a new generation: older rounds are dropped by it
+
 	d.restartPassive(ctx, specs)
 }
 
@@ -53,7 +55,7 @@ func (d *Daemon) onRound(m monitor.Round) {
 	// order they started: one that started before the last judged is
 	// news from before, and would push a recovering WAN back offline.
 	if d.roundStarted == nil {
-		d.roundStarted = map[string]time.Time{}
+		d.roundStarted = map[string]time.Time{} // see restartProbers
 	}
 	if m.Started.Before(d.roundStarted[m.WAN]) {
 		return

@@ -290,17 +290,7 @@ func udpISP(t *testing.T, l *lab.Lab, ns string, port int, wait time.Duration) i
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(wait))
-	if _, err := c.Write([]byte("hello")); err != nil {
-		return 0
-	}
-	buf := make([]byte, 512)
-	n, err := c.Read(buf)
-	if err != nil {
-		return 0
-	}
-	remote, _, _ := strings.Cut(string(buf[:n]), " ")
-	return l.ISPOf(remote)
+	return echoWithin(l, c, wait)
 }
 
 func TestPolicyRulePinsAndFallsBack(t *testing.T) { eachBackend(t, testPolicyRulePinsAndFallsBack) }

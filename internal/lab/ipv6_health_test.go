@@ -106,10 +106,13 @@ func udpFlowOn(t *testing.T, l *lab.Lab, addr netip.Addr, k int) *net.UDPConn {
 }
 
 // echoVia sends one datagram on c and returns the ISP its reply came
-// through (the server echoes the address it saw), 0 when none came.
-// Either family.
-func echoVia(l *lab.Lab, c *net.UDPConn) int {
-	c.SetDeadline(time.Now().Add(3 * time.Second))
+// through (the server echoes the address it saw), 0 when none came within
+// 3 s. Either family.
+func echoVia(l *lab.Lab, c *net.UDPConn) int { return echoWithin(l, c, 3*time.Second) }
+
+// echoWithin is echoVia waiting at most wait for the reply.
+func echoWithin(l *lab.Lab, c *net.UDPConn, wait time.Duration) int {
+	c.SetDeadline(time.Now().Add(wait))
 	if _, err := c.Write([]byte("x")); err != nil {
 		return 0
 	}

@@ -76,14 +76,20 @@ func blackholeRun(b *testing.B, l *lab.Lab, d *daemonRun, withTraffic bool) (off
 	return offline, at.Sub(t0)
 }
 
-// startDpinger runs pfSense's dpinger on wan1 of l (as peers_bench_test's
-// side by side does) and returns its alert log.
-func startDpinger(b *testing.B, l *lab.Lab) string {
+// startDpinger runs pfSense's dpinger on wan1 of l, watching the lab's
+// server (also wanlb's ICMP target), with pfSense's defaults.
+func startDpinger(b *testing.B, l *lab.Lab) *dpingerRun {
 	dpinger := openwrttest.Bin("dpinger")
 	if _, err := os.Stat(dpinger); err != nil {
 		openwrttest.Unavailable(b, fmt.Sprintf("dpinger from openwrt-tools: %v", err))
 	}
 	isp := l.ISPs[0]
+	// pfSense adds a host route to the monitor IP through the gateway, so
+	// the probes always leave by that WAN. A host route in main would
+	// steer the lab's client traffic too (the monitor is the lab's
+	// server), so the same pinning is done with a source rule: what dpinger
+	// sends from wan1's address leaves by wan1, whatever wanlb decides for
+	// the router's own traffic. wanlb's own wan1 probes go there anyway.
 	for _, args := range [][]string{
 		{"route", "add", "default", "via", isp.Gateway.String(), "dev", isp.RouterDev, "table", "900"},
 		{"rule", "add", "from", isp.RouterAddr.String(), "lookup", "900", "priority", "5500"},
@@ -97,10 +103,18 @@ func startDpinger(b *testing.B, l *lab.Lab) string {
 	if err := os.WriteFile(alertCmd, []byte("#!/bin/sh\necho \"$(date +%s%N) $*\" >> "+alertLog+"\n"), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := l.Start(l.Router, dpinger, dpingerArgs(isp.RouterAddr.String(), l.ServerAddr().String(), alertCmd, socket)...); err != nil {
+	p, err := l.Start(l.Router, dpinger, dpingerArgs(isp.RouterAddr.String(), l.ServerAddr().String(), alertCmd, socket)...)
+	if err != nil {
 		b.Fatal(err)
 	}
-	return alertLog
+	return &dpingerRun{proc: p, alertLog: alertLog, socket: socket}
+}
+
+// dpingerRun is a running dpinger: its process, the file its alert
+// command appends to, and its status socket.
+type dpingerRun struct {
+	proc             *lab.Process
+	alertLog, socket string
 }
 
 type detectRow struct {
@@ -131,7 +145,7 @@ func passiveDetectionRun(b *testing.B, rows map[string]*detectRow) {
 		}
 	}
 	d.reload(backupConfig(l, ""))
-	alertLog := startDpinger(b, l)
+	alertLog := startDpinger(b, l).alertLog
 	started := time.Now()
 	d.waitAllOnline(20 * time.Second)
 	time.Sleep(time.Until(started.Add(pfSenseMonitor.period + pfSenseMonitor.lossInterval)))
@@ -174,14 +188,7 @@ func falseAlarmCounts(b *testing.B, dur time.Duration) string {
 	fmt.Fprintf(&r, "  %-44s %8s\n", "condition on ISP 1", "offline")
 	total := 0
 	for _, c := range falseAlarmConditions(b, l) {
-		from := time.Now()
-		if c.alone {
-			tr.Stop()
-		}
-		undo := c.start()
-		time.Sleep(dur)
-		undo()
-		n := offlinesSince(d, from)
+		n := c.run(d, tr, dur)
 		total += n
 		fmt.Fprintf(&r, "  %-44s %8d\n", c.name, n)
 		if d.wan("wan1").State != "online" {

@@ -206,14 +206,7 @@ func TestPassiveNoFalseAlarms(t *testing.T) {
 
 	const each = 6 * time.Second
 	for _, c := range falseAlarmConditions(t, l) {
-		from := time.Now()
-		if c.alone {
-			tr.Stop()
-		}
-		undo := c.start()
-		time.Sleep(each)
-		undo()
-		n := offlinesSince(d, from)
+		n := c.run(d, tr, each)
 		t.Logf("%-40s %d offline transitions in %s", c.name, n, each)
 		if n != 0 {
 			t.Errorf("%s took a WAN offline: wan1 %+v", c.name, d.wan("wan1").Changes)
@@ -290,6 +283,20 @@ func falseAlarmConditions(tb testing.TB, l *lab.Lab) []condition {
 		}},
 		{"bursts of connections to dead addresses", true, func() func() { return deadDials(tb, l, 20, 500*time.Millisecond) }},
 	}
+}
+
+// run holds the condition for dur (stopping the client's ordinary traffic
+// first when it comes alone) and returns how many times a WAN went offline
+// meanwhile.
+func (c condition) run(d *daemonRun, tr *traffic, dur time.Duration) int {
+	from := time.Now()
+	if c.alone {
+		tr.Stop()
+	}
+	undo := c.start()
+	time.Sleep(dur)
+	undo()
+	return offlinesSince(d, from)
 }
 
 // offlinesSince counts the transitions to offline of every WAN since from

@@ -12,14 +12,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wanlb/wanlb/internal/lab"
-	"github.com/wanlb/wanlb/internal/openwrttest"
 )
 
 // pfSenseMonitor holds what pfSense's gwlb.inc (return_dpinger_defaults,
@@ -101,41 +99,13 @@ func firstAlert(log, flag string, since time.Time) (time.Time, bool) {
 // (both from the fault), and when wanlb said online again and dpinger
 // cleared its alarm (both from the heal).
 func sideBySide(b *testing.B, outage time.Duration) (wanlbDown, dpingerDown, wanlbUp, dpingerUp time.Duration) {
-	dpinger := openwrttest.Bin("dpinger")
-	if _, err := os.Stat(dpinger); err != nil {
-		openwrttest.Unavailable(b, fmt.Sprintf("dpinger from openwrt-tools: %v", err))
-	}
 	l := newLab(b, lab.Options{ISPs: 2})
 	defer l.Close()
-	isp := l.ISPs[0]
-	// pfSense adds a host route to the monitor IP through the gateway, so
-	// the probes always leave by that WAN. A host route in main would
-	// steer the lab's client traffic too (the monitor is the lab's
-	// server), so the same pinning is done with a source rule: what dpinger
-	// sends from wan1's address leaves by wan1, whatever wanlb decides for
-	// the router's own traffic. wanlb's own wan1 probes go there anyway.
-	for _, args := range [][]string{
-		{"route", "add", "default", "via", isp.Gateway.String(), "dev", isp.RouterDev, "table", "900"},
-		{"rule", "add", "from", isp.RouterAddr.String(), "lookup", "900", "priority", "5500"},
-	} {
-		if _, err := l.Exec(l.Router, "ip", args...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	dir := b.TempDir()
-	alertCmd, alertLog, socket := filepath.Join(dir, "alert"), filepath.Join(dir, "alert.log"), filepath.Join(dir, "dpinger.sock")
-	script := "#!/bin/sh\necho \"$(date +%s%N) $*\" >> " + alertLog + "\n"
-	if err := os.WriteFile(alertCmd, []byte(script), 0o755); err != nil {
-		b.Fatal(err)
-	}
+	started := time.Now()
+	dp := startDpinger(b, l)
+	p, alertLog, socket := dp.proc, dp.alertLog, dp.socket
 	d := startDaemon(b, l, labWANs(l, nil))
 	defer d.stop()
-	started := time.Now()
-	// The monitor IP is the lab's server, also wanlb's ICMP target.
-	p, err := l.Start(l.Router, dpinger, dpingerArgs(isp.RouterAddr.String(), l.ServerAddr().String(), alertCmd, socket)...)
-	if err != nil {
-		b.Fatal(err)
-	}
 	d.waitAllOnline(20 * time.Second)
 	// dpinger averages loss over its whole period (60 s); on a router it
 	// has been running far longer than that, so the fault comes only once

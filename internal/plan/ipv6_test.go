@@ -20,6 +20,16 @@ func v6(c *config.Config, s map[string]WANState, names ...string) {
 	}
 }
 
+// probed6 gives the named WANs' IPv6 sides a state of their own: online
+// or not.
+func probed6(s map[string]WANState, online map[string]bool) {
+	for n, on := range online {
+		w := s[n]
+		w.Probed6, w.Online6 = true, on
+		s[n] = w
+	}
+}
+
 // IPv6 is balanced over the WANs with an IPv6 side, and fails over with
 // their state exactly as IPv4 does.
 func TestIPv6Groups(t *testing.T) {
@@ -144,11 +154,7 @@ func TestIPv6OwnState(t *testing.T) {
 			c := cfg("w1", "w2")
 			s := st(tt.states...)
 			v6(c, s, "w1", "w2")
-			for n, on := range tt.probed6 {
-				w := s[n]
-				w.Probed6, w.Online6 = true, on
-				s[n] = w
-			}
+			probed6(s, tt.probed6)
 			p := Compute(Input{Config: c, States: s, Now: monday})
 			if got := shares(p.Default); got != tt.want4 {
 				t.Errorf("IPv4 default = %s, want %s", got, tt.want4)
@@ -200,11 +206,7 @@ func TestIPv6DNSPinnedByItsSide(t *testing.T) {
 			} else {
 				v6(c, s, "w1", "w2")
 			}
-			for n, on := range tt.probed6 {
-				w := s[n]
-				w.Probed6, w.Online6 = true, on
-				s[n] = w
-			}
+			probed6(s, tt.probed6)
 			w1 := s["w1"]
 			w1.DNS = []netip.Addr{r4, r6}
 			s["w1"] = w1
